@@ -1,0 +1,3 @@
+using StreamRec.Cli;
+
+return await StreamRecCommandLine.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,17 @@
+using System.CommandLine;
+using StreamRec.Cli.Commands;
+
+namespace StreamRec.Cli;
+
+/// <summary>The `streamrec` command tree. Each sub-command lives in its own file under Commands/.</summary>
+public static class StreamRecCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("StreamRec: a real-time recommender that learns from a Kafka clickstream.")
+        {
+            SmokeCommand.Create(),
+        };
+        return root;
+    }
+}

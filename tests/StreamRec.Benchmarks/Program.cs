@@ -1,0 +1,5 @@
+using BenchmarkDotNet.Running;
+
+// Runs the hot-path benchmarks. Pick with --filter, for example:
+//   dotnet run -c Release --project tests/StreamRec.Benchmarks -- --filter '*Learner*'
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
