@@ -41,9 +41,15 @@ public static class TestRedis
     {
         var external = Environment.GetEnvironmentVariable(EnvironmentVariable);
         var server = string.IsNullOrWhiteSpace(external) ? LocalRedis.StartRedisServerOrEmbedded() : LocalRedis.External(external);
+        var options = StreamRec.Redis.RedisEndpointSettings.Parse(server.Endpoint, EnvironmentVariable).ToConfigurationOptions();
+        options.AllowAdmin = true; // INFO and SCAN for the test output and the scopes' clean-up
+        var connection = await ConnectionMultiplexer.ConnectAsync(options);
         // Shown in the test run's output so a reader of CI logs knows which server was exercised.
-        await TestContext.Progress.WriteLineAsync($"[StreamRec] Redis tests run against {server.Description}");
-        var connection = await StreamRec.Redis.RedisEndpointSettings.Parse(server.Endpoint, EnvironmentVariable).ConnectAsync();
+        var info = (await connection.GetServer(connection.GetEndPoints()[0]).InfoAsync("server")).SelectMany(group => group)
+            .ToDictionary(pair => pair.Key, pair => pair.Value);
+        var product = info.TryGetValue("garnet_version", out var garnet) ? $"garnet {garnet}"
+            : $"redis_version {info.GetValueOrDefault("redis_version", "?")}, executable {info.GetValueOrDefault("executable", "?")}";
+        await TestContext.Progress.WriteLineAsync($"[StreamRec] Redis tests run against {server.Description} ({product})");
         return (server, connection);
     }
 }
