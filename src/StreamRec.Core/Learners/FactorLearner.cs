@@ -52,7 +52,7 @@ public abstract class FactorLearner : IOnlineRecommender
         _learningRate = resolved.LearningRate;
         _biasLearningRate = resolved.BiasLearningRate;
         _trendingBlendWeight = resolved.TrendingBlendWeight;
-        bool adaGrad = options.Schedule == LearningRateSchedule.AdaGrad;
+        bool adaGrad = resolved.Schedule == LearningRateSchedule.AdaGrad;
         // Users and items draw from distinct streams of the same seed.
         Users = new EmbeddingTable(resolved.Dimensions, options.MaxUsers, resolved.InitSigma, options.Seed, userBias, adaGrad, options.InitialRows);
         Items = new EmbeddingTable(resolved.Dimensions, options.MaxItems, resolved.InitSigma, options.Seed ^ 0x5DEECE66DUL, resolved.UseItemBias, adaGrad, options.InitialRows);

@@ -60,14 +60,14 @@ public sealed class LearnerOptions
     /// <summary>Embedding size. Default 32 (isgd, bpr), 10 (mse, as River's BiasedMF).</summary>
     public int? Dimensions { get; set; }
 
-    /// <summary>Latent step size. Default 0.05 (isgd, bpr, mse).</summary>
+    /// <summary>Latent step size. Default 0.2 with AdaGrad (isgd, bpr), 0.05 constant (mse, as River's BiasedMF).</summary>
     public float? LearningRate { get; set; }
 
     /// <summary>Bias step size. Default: the latent rate (isgd, bpr), 0.025 (mse).</summary>
     public float? BiasLearningRate { get; set; }
 
-    /// <summary>Constant rate or per-row AdaGrad. Default constant.</summary>
-    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Constant;
+    /// <summary>Constant rate or per-row AdaGrad. Default AdaGrad (isgd, bpr), constant (mse).</summary>
+    public LearningRateSchedule? Schedule { get; set; }
 
     /// <summary>L2 penalty on vectors. Default 0.01 (isgd, bpr), 0 (mse).</summary>
     public float? L2 { get; set; }
@@ -138,7 +138,7 @@ public sealed class LearnerOptions
         NonNegative(BiasL2, nameof(BiasL2));
         NonNegative(InitSigma, nameof(InitSigma));
         Range(Negatives, 1, 256, nameof(Negatives));
-        if (!Enum.IsDefined(Schedule))
+        if (Schedule is { } schedule && !Enum.IsDefined(schedule))
         {
             throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown schedule.");
         }
@@ -177,10 +177,11 @@ public sealed class LearnerOptions
     {
         Validate();
         bool isMse = learner == "mse";
-        float learningRate = LearningRate ?? 0.05f;
+        float learningRate = LearningRate ?? (isMse ? 0.05f : 0.2f);
         float l2 = L2 ?? (isMse ? 0f : 0.01f);
         return new ResolvedOptions(
             Dimensions ?? (isMse ? 10 : 32),
+            Schedule ?? (isMse ? LearningRateSchedule.Constant : LearningRateSchedule.AdaGrad),
             learningRate,
             BiasLearningRate ?? (isMse ? 0.025f : learningRate),
             l2,
@@ -219,6 +220,7 @@ public sealed class LearnerOptions
 /// <summary>Options with per-learner defaults applied.</summary>
 internal readonly record struct ResolvedOptions(
     int Dimensions,
+    LearningRateSchedule Schedule,
     float LearningRate,
     float BiasLearningRate,
     float L2,

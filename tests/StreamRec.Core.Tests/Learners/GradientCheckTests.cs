@@ -88,6 +88,7 @@ public sealed class GradientCheckTests
     private static LearnerOptions Options(string learner) => new()
     {
         Learner = learner,
+        Schedule = LearningRateSchedule.Constant,
         Dimensions = Dimensions,
         LearningRate = Rate,
         L2 = L2,

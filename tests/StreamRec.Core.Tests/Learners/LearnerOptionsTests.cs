@@ -44,6 +44,6 @@ public sealed class LearnerOptionsTests
     public void MseDefaultsMatchRiversBiasedMf()
     {
         ResolvedOptions mse = new LearnerOptions { Learner = "mse" }.Resolve("mse");
-        Assert.That((mse.Dimensions, mse.LearningRate, mse.BiasLearningRate, mse.L2, mse.InitSigma), Is.EqualTo((10, 0.05f, 0.025f, 0f, 0.1f)));
+        Assert.That((mse.Dimensions, mse.Schedule, mse.LearningRate, mse.BiasLearningRate, mse.L2, mse.InitSigma), Is.EqualTo((10, LearningRateSchedule.Constant, 0.05f, 0.025f, 0f, 0.1f)));
     }
 }
