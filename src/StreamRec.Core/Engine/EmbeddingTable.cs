@@ -1,0 +1,291 @@
+using System.Numerics.Tensors;
+
+namespace StreamRec.Core.Engine;
+
+/// <summary>
+/// A growable table of float32 embedding rows keyed by string id: one contiguous array whose rows
+/// are padded to <see cref="RowAlignmentFloats"/> floats, an optional bias per row, optional
+/// per-row AdaGrad accumulators, and a "touched at version" mark per row for incremental checkpoints.
+/// </summary>
+/// <remarks>
+/// <para>New rows (fresh or reused after eviction) are drawn from Normal(0, sigma) using the table's
+/// own seeded generator, so the same seed and the same sequence of new ids give identical tables.</para>
+/// <para>Memory per row: 4 x <see cref="Stride"/> bytes of vector, 8 bytes of version mark,
+/// 4 bytes of bias (if enabled), 8 bytes of AdaGrad state (if enabled), plus the <see cref="IdMap"/>
+/// entry (see there). At 64 dimensions with bias and AdaGrad: 276 bytes plus the id map entry.</para>
+/// <para>Checkpoint protocol: read <see cref="CurrentVersion"/> as V, call <see cref="AdvanceVersion"/>,
+/// then serialise <see cref="RowsTouchedSince"/>(V) with <see cref="ReadRow"/> and <see cref="ReadBias"/>.
+/// Restore with <see cref="WriteRow"/>, which copies the floats bit for bit.</para>
+/// <para>Not thread-safe: the owning learner's thread reads and writes it; a checkpoint must run on
+/// that thread (or while it is paused).</para>
+/// </remarks>
+public sealed class EmbeddingTable
+{
+    /// <summary>Rows are padded to a multiple of this many floats (32 bytes) so each row starts SIMD-aligned relative to the array.</summary>
+    public const int RowAlignmentFloats = 8;
+
+    /// <summary>Starting AdaGrad accumulator: keeps the first steps at about 3x the base rate instead of unbounded.</summary>
+    public const float AdaGradInitialAccumulator = 0.1f;
+
+    private readonly SeededRandom _random;
+    private float[] _vectors;
+    private float[] _biases;
+    private long[] _touchedVersion;
+    private float[] _vectorSquaredGradients;
+    private float[] _biasSquaredGradients;
+
+    /// <param name="dimensions">Vector length (1..4096).</param>
+    /// <param name="maxRows">Most ids held; beyond it the least recently active id's row is reused.</param>
+    /// <param name="initSigma">Standard deviation of new rows' Normal(0, sigma) values.</param>
+    /// <param name="seed">Seed of the initialisation generator.</param>
+    /// <param name="hasBias">Keep a bias per row (initialised to 0).</param>
+    /// <param name="hasAdaGrad">Keep per-row AdaGrad accumulators.</param>
+    /// <param name="initialRows">Rows allocated up front (grows by doubling).</param>
+    public EmbeddingTable(int dimensions, int maxRows, float initSigma, ulong seed, bool hasBias = false, bool hasAdaGrad = false, int initialRows = 1024)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(dimensions, 4096);
+        ArgumentOutOfRangeException.ThrowIfNegative(initSigma);
+        Dimensions = dimensions;
+        Stride = (dimensions + RowAlignmentFloats - 1) / RowAlignmentFloats * RowAlignmentFloats;
+        InitSigma = initSigma;
+        HasBias = hasBias;
+        HasAdaGrad = hasAdaGrad;
+        Ids = new IdMap(maxRows, initialRows);
+        _random = new SeededRandom(seed);
+        int capacity = Ids.Capacity;
+        _vectors = new float[(long)capacity * Stride <= Array.MaxLength ? capacity * Stride : throw new ArgumentOutOfRangeException(nameof(initialRows))];
+        _biases = hasBias ? new float[capacity] : [];
+        _touchedVersion = new long[capacity];
+        _vectorSquaredGradients = hasAdaGrad ? new float[capacity] : [];
+        _biasSquaredGradients = hasAdaGrad && hasBias ? new float[capacity] : [];
+    }
+
+    /// <summary>The id to row map; its rows are this table's rows.</summary>
+    public IdMap Ids { get; }
+
+    /// <summary>Length of each vector.</summary>
+    public int Dimensions { get; }
+
+    /// <summary>Floats between the starts of consecutive rows (<see cref="Dimensions"/> rounded up; the padding stays 0).</summary>
+    public int Stride { get; }
+
+    /// <summary>Standard deviation of new rows.</summary>
+    public float InitSigma { get; }
+
+    /// <summary>True when rows carry a bias.</summary>
+    public bool HasBias { get; }
+
+    /// <summary>True when rows carry AdaGrad accumulators.</summary>
+    public bool HasAdaGrad { get; }
+
+    /// <summary>Rows in use: 0..Count-1.</summary>
+    public int Count => Ids.Count;
+
+    /// <summary>The version that updates are marked with now; starts at 0.</summary>
+    public long CurrentVersion { get; private set; }
+
+    /// <summary>All vectors, row-major with <see cref="Stride"/>; for scorers that scan the table.</summary>
+    internal ReadOnlySpan<float> AllVectors => _vectors.AsSpan(0, Count * Stride);
+
+    /// <summary>Biases of rows 0..Count-1 (empty without biases); for scorers.</summary>
+    internal ReadOnlySpan<float> AllBiases => HasBias ? _biases.AsSpan(0, Count) : [];
+
+    /// <summary>Starts a new version and returns it; rows updated from now on are marked with it.</summary>
+    public long AdvanceVersion() => ++CurrentVersion;
+
+    /// <summary>
+    /// Returns the row of an id, creating (or reusing, after evicting the least recently active id)
+    /// and initialising it when new. Marks the row active and touched. Does not allocate for known ids.
+    /// </summary>
+    public IdLookup GetOrAddRow(string id)
+    {
+        IdLookup lookup = Ids.GetOrAdd(id);
+        if (lookup.IsNew)
+        {
+            EnsureCapacity();
+            InitialiseRow(lookup.Row);
+        }
+
+        return lookup;
+    }
+
+    /// <summary>Finds an id's row without changing recency or version marks.</summary>
+    public bool TryGetRow(string id, out int row) => Ids.TryGetRow(id, out row);
+
+    /// <summary>The row's vector (length <see cref="Dimensions"/>). Valid until the table grows.</summary>
+    public ReadOnlySpan<float> ReadRow(int row) => _vectors.AsSpan(RowStart(row), Dimensions);
+
+    /// <summary>The row's bias, or 0 without biases.</summary>
+    public float ReadBias(int row)
+    {
+        RowStart(row);
+        return HasBias ? _biases[row] : 0f;
+    }
+
+    /// <summary>The version at which the row was last updated or created.</summary>
+    public long TouchedVersion(int row)
+    {
+        RowStart(row);
+        return _touchedVersion[row];
+    }
+
+    /// <summary>Rows whose last update happened at <paramref name="version"/> or later, ascending (allocates; for checkpoints).</summary>
+    public IReadOnlyList<int> RowsTouchedSince(long version)
+    {
+        var rows = new List<int>();
+        ReadOnlySpan<long> marks = _touchedVersion.AsSpan(0, Count);
+        for (int row = 0; row < marks.Length; row++)
+        {
+            if (marks[row] >= version)
+            {
+                rows.Add(row);
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>The row's AdaGrad accumulators (vector, bias); the initial values when AdaGrad is off.</summary>
+    public (float Vector, float Bias) ReadAdaGradState(int row)
+    {
+        RowStart(row);
+        return (HasAdaGrad ? _vectorSquaredGradients[row] : AdaGradInitialAccumulator,
+            HasAdaGrad && HasBias ? _biasSquaredGradients[row] : AdaGradInitialAccumulator);
+    }
+
+    /// <summary>
+    /// Restores an id's row exactly (bit for bit), adding the id if needed. The row is not marked as
+    /// touched: restored state is already durable. Returns the row.
+    /// </summary>
+    public int WriteRow(string id, ReadOnlySpan<float> vector, float bias, float adaGradVector = AdaGradInitialAccumulator, float adaGradBias = AdaGradInitialAccumulator)
+    {
+        if (vector.Length != Dimensions)
+        {
+            throw new ArgumentException($"Vector length {vector.Length} differs from the table's {Dimensions} dimensions.", nameof(vector));
+        }
+
+        IdLookup lookup = Ids.GetOrAdd(id);
+        if (lookup.IsNew)
+        {
+            EnsureCapacity();
+        }
+
+        int row = lookup.Row;
+        vector.CopyTo(_vectors.AsSpan(RowStart(row), Dimensions));
+        if (HasBias)
+        {
+            _biases[row] = bias;
+        }
+
+        if (HasAdaGrad)
+        {
+            _vectorSquaredGradients[row] = adaGradVector;
+            if (HasBias)
+            {
+                _biasSquaredGradients[row] = adaGradBias;
+            }
+        }
+
+        return row;
+    }
+
+    /// <summary>Mutable view of a row's vector for learners; callers mark the row touched themselves.</summary>
+    internal Span<float> RowForUpdate(int row) => _vectors.AsSpan(row * Stride, Dimensions);
+
+    /// <summary>
+    /// Applies one gradient step to a row: vector -= rate x gradient, bias -= biasRate x biasGradient,
+    /// scaling both rates by the row's AdaGrad accumulators when enabled. Marks the row touched.
+    /// </summary>
+    internal void ApplyGradient(int row, ReadOnlySpan<float> gradient, float biasGradient, float rate, float biasRate)
+    {
+        Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
+        if (HasAdaGrad)
+        {
+            float accumulator = _vectorSquaredGradients[row] += TensorPrimitives.SumOfSquares(gradient) / Dimensions;
+            rate /= MathF.Sqrt(accumulator);
+        }
+
+        TensorPrimitives.MultiplyAdd(gradient, -rate, vector, vector);
+        if (HasBias)
+        {
+            if (HasAdaGrad)
+            {
+                float accumulator = _biasSquaredGradients[row] += biasGradient * biasGradient;
+                biasRate /= MathF.Sqrt(accumulator);
+            }
+
+            _biases[row] -= biasRate * biasGradient;
+        }
+
+        _touchedVersion[row] = CurrentVersion;
+    }
+
+    /// <summary>Marks a row as updated at <see cref="CurrentVersion"/>.</summary>
+    internal void MarkTouched(int row) => _touchedVersion[row] = CurrentVersion;
+
+    private int RowStart(int row)
+    {
+        if ((uint)row >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(row), row, $"Row must be in [0, {Count}).");
+        }
+
+        return row * Stride;
+    }
+
+    private void EnsureCapacity()
+    {
+        int capacity = Ids.Capacity;
+        if (_touchedVersion.Length >= capacity)
+        {
+            return;
+        }
+
+        if ((long)capacity * Stride > Array.MaxLength)
+        {
+            throw new InvalidOperationException($"{capacity} rows of {Stride} floats exceed the largest array; lower the table's maximum rows.");
+        }
+
+        Array.Resize(ref _vectors, capacity * Stride);
+        Array.Resize(ref _touchedVersion, capacity);
+        if (HasBias)
+        {
+            Array.Resize(ref _biases, capacity);
+        }
+
+        if (HasAdaGrad)
+        {
+            Array.Resize(ref _vectorSquaredGradients, capacity);
+            if (HasBias)
+            {
+                Array.Resize(ref _biasSquaredGradients, capacity);
+            }
+        }
+    }
+
+    private void InitialiseRow(int row)
+    {
+        Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
+        for (int i = 0; i < vector.Length; i++)
+        {
+            vector[i] = _random.NextGaussian() * InitSigma;
+        }
+
+        if (HasBias)
+        {
+            _biases[row] = 0f;
+        }
+
+        if (HasAdaGrad)
+        {
+            _vectorSquaredGradients[row] = AdaGradInitialAccumulator;
+            if (HasBias)
+            {
+                _biasSquaredGradients[row] = AdaGradInitialAccumulator;
+            }
+        }
+
+        _touchedVersion[row] = CurrentVersion;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Numerics.Tensors;
+using StreamRec.Contracts.V1;
+using StreamRec.Core.Model;
+
+namespace StreamRec.Core.Learners;
+
+/// <summary>
+/// Biased matrix factorisation for explicit ratings ("mse"):
+/// <c>ŷ = μ + b_u + b_i + u·i</c>, with μ the running mean of all ratings (updated before each step).
+/// Loss per rating: <c>(ŷ - y)² + L2/2 (|u|² + |i|²) + BiasL2/2 (b_u² + b_i²)</c>; the squared error
+/// is not halved, so the rates mean what they mean in River's BiasedMF. Predictions are clipped to
+/// [RatingMin, RatingMax]; training uses the unclipped ŷ. Only rating events are learned.
+/// </summary>
+/// <remarks>Not thread-safe; see <see cref="FactorLearner"/>.</remarks>
+public sealed class BiasedMfLearner : FactorLearner
+{
+    public const string LearnerName = "mse";
+
+    private double _ratingSum;
+    private long _ratingCount;
+
+    public BiasedMfLearner(LearnerOptions options)
+        : base(LearnerName, options, userBias: true, gradientEntriesPerEvent: 2)
+    {
+    }
+
+    /// <summary>The running mean of the ratings learned so far (0 before the first).</summary>
+    public double GlobalMean => _ratingCount == 0 ? 0.0 : _ratingSum / _ratingCount;
+
+    /// <summary>Ratings learned so far.</summary>
+    public long RatingCount => _ratingCount;
+
+    /// <summary>Restores the running mean's state (checkpoint layer).</summary>
+    public void RestoreGlobalMean(double ratingSum, long ratingCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ratingCount);
+        _ratingSum = ratingSum;
+        _ratingCount = ratingCount;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Unknown users or items contribute 0 (no bias, no interaction term).</remarks>
+    public override float? PredictRating(string userId, string itemId)
+    {
+        double prediction = GlobalMean;
+        bool knowsUser = Users.TryGetRow(userId, out int userRow);
+        bool knowsItem = Items.TryGetRow(itemId, out int itemRow);
+        if (knowsUser)
+        {
+            prediction += Users.ReadBias(userRow);
+        }
+
+        if (knowsItem)
+        {
+            prediction += Items.ReadBias(itemRow);
+        }
+
+        if (knowsUser && knowsItem)
+        {
+            prediction += TensorPrimitives.Dot(Users.ReadRow(userRow), Items.ReadRow(itemRow));
+        }
+
+        return double.IsFinite(prediction) ? (float)Math.Clamp(prediction, RatingMin, RatingMax) : (float)GlobalMean;
+    }
+
+    private protected override bool Accepts(in Interaction interaction) =>
+        interaction.Type == EventType.Rating && float.IsFinite(interaction.Value);
+
+    private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
+    {
+        _ratingSum += example.Value;
+        _ratingCount++;
+
+        ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
+        ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
+        float userBias = Users.ReadBias(example.UserRow);
+        float itemBias = Items.ReadBias(example.ItemRow);
+        float prediction = (float)GlobalMean + userBias + itemBias + TensorPrimitives.Dot(user, item);
+        float lossGradient = 2f * (prediction - example.Value);
+        if (!TryClampGradient(ref lossGradient))
+        {
+            return false;
+        }
+
+        float l2 = Resolved.L2;
+        float biasL2 = Resolved.BiasL2;
+        int userEntry = gradients.Add(Users, example.UserRow);
+        Span<float> userGradient = gradients.Vector(userEntry);
+        TensorPrimitives.Multiply(user, l2, userGradient);
+        TensorPrimitives.MultiplyAdd(item, lossGradient, userGradient, userGradient);
+        gradients.Bias(userEntry) = lossGradient + (biasL2 * userBias);
+
+        int itemEntry = gradients.Add(Items, example.ItemRow);
+        Span<float> itemGradient = gradients.Vector(itemEntry);
+        TensorPrimitives.Multiply(item, l2, itemGradient);
+        TensorPrimitives.MultiplyAdd(user, lossGradient, itemGradient, itemGradient);
+        gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
+        return true;
+    }
+}

@@ -1,0 +1,226 @@
+using StreamRec.Core.Engine;
+using StreamRec.Core.Model;
+
+namespace StreamRec.Core.Learners;
+
+/// <summary>One event as the gradient code sees it.</summary>
+/// <param name="UserRow">The user's row.</param>
+/// <param name="ItemRow">The item's row.</param>
+/// <param name="Weight">The event's weight (see <see cref="EventWeightOptions.WeightOf"/>).</param>
+/// <param name="Value">The raw <see cref="Interaction.Value"/> (the rating for rating events).</param>
+internal readonly record struct TrainingExample(int UserRow, int ItemRow, float Weight, float Value);
+
+/// <summary>
+/// Shared machinery of the embedding learners: user and item tables, a bounded seen-item history per
+/// user, trending counts for cold-start users and blending, and per-event or mini-batch updates.
+/// Subclasses only compute gradients.
+/// </summary>
+/// <remarks>
+/// <para>Per-event mode (<see cref="LearnerOptions.MiniBatchSize"/> = 1) applies each event's
+/// gradients before the next event. Mini-batch mode computes N events' gradients against the same
+/// parameters and applies their sum at once; call <see cref="Flush"/> at the end of a stream (or
+/// before a checkpoint) to apply a partial batch.</para>
+/// <para>Not thread-safe: one learner per shard thread. The tables are owned by the learner; a
+/// checkpoint layer reads and restores them through <see cref="Users"/>, <see cref="Items"/> and
+/// <see cref="Trending"/> on that thread.</para>
+/// </remarks>
+public abstract class FactorLearner : IOnlineRecommender
+{
+    private readonly EventWeightOptions _eventWeights;
+    private readonly GradientBuffer _gradients;
+    private readonly SeenItems _seen;
+    private readonly TopKScorer _scorer = new();
+    private readonly int _miniBatchSize;
+    private readonly float _learningRate;
+    private readonly float _biasLearningRate;
+    private readonly float _trendingBlendWeight;
+    private readonly int[] _excludedRows;
+    private ScoredRow[] _rankedRows = new ScoredRow[16];
+    private int _pendingEvents;
+
+    private protected FactorLearner(string name, LearnerOptions options, bool userBias, int gradientEntriesPerEvent)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ResolvedOptions resolved = options.Resolve(name);
+        Name = name;
+        Resolved = resolved;
+        RatingMin = options.RatingMin;
+        RatingMax = options.RatingMax;
+        MaxGradient = options.MaxGradient;
+        _eventWeights = options.EventWeights;
+        _miniBatchSize = options.MiniBatchSize;
+        _learningRate = resolved.LearningRate;
+        _biasLearningRate = resolved.BiasLearningRate;
+        _trendingBlendWeight = resolved.TrendingBlendWeight;
+        bool adaGrad = resolved.Schedule == LearningRateSchedule.AdaGrad;
+        // Users and items draw from distinct streams of the same seed.
+        Users = new EmbeddingTable(resolved.Dimensions, options.MaxUsers, resolved.InitSigma, options.Seed, userBias, adaGrad, options.InitialRows);
+        Items = new EmbeddingTable(resolved.Dimensions, options.MaxItems, resolved.InitSigma, options.Seed ^ 0x5DEECE66DUL, resolved.UseItemBias, adaGrad, options.InitialRows);
+        Random = new SeededRandom(options.Seed ^ 0xB5297A4DUL);
+        Trending = new DecayedItemCounts(resolved.TrendingHalfLifeMs, Items.Ids.Capacity);
+        _seen = new SeenItems(options.SeenHistoryLength, Users.Ids.Capacity);
+        _excludedRows = new int[options.SeenHistoryLength];
+        _gradients = new GradientBuffer(resolved.Dimensions, options.MiniBatchSize * gradientEntriesPerEvent);
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <summary>User vectors (and biases for mse).</summary>
+    public EmbeddingTable Users { get; }
+
+    /// <summary>Item vectors and, when enabled, item biases.</summary>
+    public EmbeddingTable Items { get; }
+
+    /// <summary>Decayed item counts by item row: the cold-start ranking and the blended prior.</summary>
+    public DecayedItemCounts Trending { get; }
+
+    /// <summary>Events ignored: unspecified type, non-positive weight, or not a rating for mse.</summary>
+    public long IgnoredEvents { get; private set; }
+
+    /// <summary>Updates skipped because the loss gradient was not finite.</summary>
+    public long SkippedUpdates { get; private protected set; }
+
+    /// <summary>Events whose gradients are computed but not yet applied (always 0 in per-event mode).</summary>
+    public int PendingEvents => _pendingEvents;
+
+    private protected ResolvedOptions Resolved { get; }
+
+    private protected SeededRandom Random { get; }
+
+    private protected float RatingMin { get; }
+
+    private protected float RatingMax { get; }
+
+    private protected float MaxGradient { get; }
+
+    /// <inheritdoc />
+    public bool KnowsUser(string userId) => Users.TryGetRow(userId, out _);
+
+    /// <inheritdoc />
+    public void Learn(in Interaction interaction)
+    {
+        float weight = _eventWeights.WeightOf(interaction, RatingMax);
+        if (!(weight > 0f) || !float.IsFinite(weight) || !Accepts(interaction))
+        {
+            IgnoredEvents++;
+            return;
+        }
+
+        // A pending gradient must never land on a row that is about to change hands.
+        if (_pendingEvents > 0 && (WouldEvict(Users.Ids, interaction.UserId) || WouldEvict(Items.Ids, interaction.ItemId)))
+        {
+            Flush();
+        }
+
+        IdLookup user = Users.GetOrAddRow(interaction.UserId);
+        if (user.IsNew)
+        {
+            _seen.EnsureCapacity(Users.Ids.Capacity);
+            _seen.Reset(user.Row);
+        }
+
+        IdLookup item = Items.GetOrAddRow(interaction.ItemId);
+        if (item.IsNew)
+        {
+            Trending.EnsureCapacity(Items.Ids.Capacity);
+            Trending.Reset(item.Row);
+        }
+
+        _seen.Record(user.Row, item.Row, Items.Ids.GenerationAt(item.Row));
+        Trending.Observe(item.Row, weight, interaction.EventTimeMs);
+        OnPositive(item.Row);
+
+        int entriesBefore = _gradients.Count;
+        if (!AccumulateGradients(new TrainingExample(user.Row, item.Row, weight, interaction.Value), _gradients))
+        {
+            _gradients.Truncate(entriesBefore);
+            SkippedUpdates++;
+        }
+
+        if (++_pendingEvents >= _miniBatchSize)
+        {
+            Flush();
+        }
+    }
+
+    /// <summary>Applies the gradients of a partial mini-batch now (no-op in per-event mode).</summary>
+    public void Flush()
+    {
+        _gradients.ApplyAndClear(_learningRate, _biasLearningRate);
+        _pendingEvents = 0;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Known users: <c>user·item + item bias + blend·trending/maxTrending</c> over all items; unknown
+    /// users: trending. Equal scores rank the lower item row first. Allocates only the id strings'
+    /// records (no copies) and, on first use of a larger k, a scratch array.
+    /// </remarks>
+    public int Recommend(string userId, Span<ScoredItem> destination, bool excludeSeen = true)
+    {
+        int itemCount = Items.Count;
+        if (destination.IsEmpty || itemCount == 0)
+        {
+            return 0;
+        }
+
+        if (_rankedRows.Length < destination.Length)
+        {
+            _rankedRows = new ScoredRow[destination.Length];
+        }
+
+        Span<ScoredRow> ranked = _rankedRows.AsSpan(0, destination.Length);
+        ReadOnlySpan<float> trending = Trending.RelativeScores[..itemCount];
+        int written;
+        if (Users.TryGetRow(userId, out int userRow))
+        {
+            int excludedCount = excludeSeen ? _seen.CopyLiveRows(userRow, Items.Ids, _excludedRows) : 0;
+            float maxTrending = Trending.MaxRelativeScore;
+            float priorWeight = _trendingBlendWeight > 0f && maxTrending > 0f ? _trendingBlendWeight / maxTrending : 0f;
+            written = _scorer.TopK(Users.ReadRow(userRow), Items, includeBias: true, priorWeight > 0f ? trending : [], priorWeight, _excludedRows.AsSpan(0, excludedCount), ranked);
+        }
+        else
+        {
+            written = _scorer.TopKOfScores(trending, [], ranked);
+        }
+
+        for (int i = 0; i < written; i++)
+        {
+            destination[i] = new ScoredItem(Items.Ids.IdAt(ranked[i].Row), ranked[i].Score);
+        }
+
+        return written;
+    }
+
+    /// <inheritdoc />
+    public virtual float? PredictRating(string userId, string itemId) => null;
+
+    /// <summary>True when the learner trains on this kind of event.</summary>
+    private protected virtual bool Accepts(in Interaction interaction) => true;
+
+    /// <summary>Called for every accepted event's item (before its gradients), for negative samplers.</summary>
+    private protected virtual void OnPositive(int itemRow)
+    {
+    }
+
+    /// <summary>
+    /// Adds the event's loss gradients to <paramref name="gradients"/>, reading the current
+    /// parameters. Returns false when the step must be skipped (non-finite loss gradient).
+    /// </summary>
+    private protected abstract bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients);
+
+    /// <summary>Clamps a loss gradient into [-MaxGradient, MaxGradient]; false when it is not finite.</summary>
+    private protected bool TryClampGradient(ref float gradient)
+    {
+        if (!float.IsFinite(gradient))
+        {
+            return false;
+        }
+
+        gradient = Math.Clamp(gradient, -MaxGradient, MaxGradient);
+        return true;
+    }
+
+    private static bool WouldEvict(IdMap ids, string id) => ids.IsFull && !ids.Contains(id);
+}

@@ -1,0 +1,114 @@
+using StreamRec.Core.Engine;
+
+namespace StreamRec.Core.Tests.Engine;
+
+public sealed class IdMapTests
+{
+    [Test]
+    public void DistinctIdsGetDistinctRowsThatRoundTrip()
+    {
+        var map = new IdMap(maxCount: 20_000, initialCapacity: 4);
+        var rows = new HashSet<int>();
+        for (int i = 0; i < 10_000; i++)
+        {
+            rows.Add(map.GetOrAdd($"user-{i}").Row);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(rows, Has.Count.EqualTo(10_000));
+            Assert.That(map.Count, Is.EqualTo(10_000));
+            Assert.That(Enumerable.Range(0, 10_000).All(i => map.IdAt(map.GetOrAdd($"user-{i}").Row) == $"user-{i}"), Is.True);
+        });
+    }
+
+    [Test]
+    public void SameIdReturnsSameRowAndIsNotNewTheSecondTime()
+    {
+        var map = new IdMap(10);
+        IdLookup first = map.GetOrAdd("a");
+        IdLookup second = map.GetOrAdd("a");
+        Assert.That((first.IsNew, second.IsNew, second.Row), Is.EqualTo((true, false, first.Row)));
+    }
+
+    [Test]
+    public void FullMapEvictsLeastRecentlyActiveAndReusesItsRow()
+    {
+        var map = new IdMap(maxCount: 3);
+        map.GetOrAdd("a");
+        int rowOfB = map.GetOrAdd("b").Row;
+        map.GetOrAdd("c");
+        map.GetOrAdd("a"); // a is now more recent than b
+
+        IdLookup d = map.GetOrAdd("d");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(d.EvictedId, Is.EqualTo("b"));
+            Assert.That(d.Row, Is.EqualTo(rowOfB));
+            Assert.That(d.IsNew, Is.True);
+            Assert.That(map.EvictionCount, Is.EqualTo(1));
+            Assert.That(map.Contains("b"), Is.False);
+            Assert.That(map.Count, Is.EqualTo(3));
+            Assert.That(map.GenerationAt(d.Row), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public void EvictionCountCountsEveryEviction()
+    {
+        var map = new IdMap(maxCount: 5);
+        for (int i = 0; i < 12; i++)
+        {
+            map.GetOrAdd($"id-{i}");
+        }
+
+        Assert.That((map.EvictionCount, map.Count), Is.EqualTo((7L, 5)));
+    }
+
+    [Test]
+    public void TryGetRowDoesNotChangeRecency()
+    {
+        var map = new IdMap(maxCount: 2);
+        map.GetOrAdd("old");
+        map.GetOrAdd("new");
+        map.TryGetRow("old", out _);
+
+        Assert.That(map.GetOrAdd("third").EvictedId, Is.EqualTo("old"));
+    }
+
+    [Test]
+    public void LookupOfExistingIdDoesNotAllocate()
+    {
+        var map = new IdMap(1000);
+        string[] ids = Enumerable.Range(0, 100).Select(i => $"item-{i}").ToArray();
+        foreach (string id in ids)
+        {
+            map.GetOrAdd(id);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 100; round++)
+        {
+            foreach (string id in ids)
+            {
+                map.GetOrAdd(id);
+                map.TryGetRow(id, out _);
+            }
+        }
+
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    [Test]
+    public void RowsByRecencyListsLeastRecentFirst()
+    {
+        var map = new IdMap(10);
+        map.GetOrAdd("a");
+        map.GetOrAdd("b");
+        map.GetOrAdd("c");
+        map.Touch(0);
+
+        Assert.That(map.RowsByRecency(), Is.EqualTo(new[] { 1, 2, 0 }));
+    }
+}
