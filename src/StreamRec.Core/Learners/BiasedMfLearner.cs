@@ -19,8 +19,9 @@ public sealed class BiasedMfLearner : FactorLearner
     private double _ratingSum;
     private long _ratingCount;
 
-    public BiasedMfLearner(LearnerOptions options)
-        : base(LearnerName, options, userBias: true, gradientEntriesPerEvent: 2)
+    /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
+    public BiasedMfLearner(LearnerOptions options, SharedItems? sharedItems = null)
+        : base(LearnerName, options, userBias: true, gradientEntriesPerEvent: 2, sharedItems)
     {
     }
 

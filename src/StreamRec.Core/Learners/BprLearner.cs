@@ -30,8 +30,9 @@ public sealed class BprLearner : FactorLearner
     private int _reservoirCount;
     private long _positivesSeen;
 
-    public BprLearner(LearnerOptions options)
-        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives)
+    /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
+    public BprLearner(LearnerOptions options, SharedItems? sharedItems = null)
+        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
         _negatives = options.Negatives;
         _sampling = options.Sampling;

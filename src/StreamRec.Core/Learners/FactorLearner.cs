@@ -38,7 +38,7 @@ public abstract class FactorLearner : IOnlineRecommender
     private ScoredRow[] _rankedRows = new ScoredRow[16];
     private int _pendingEvents;
 
-    private protected FactorLearner(string name, LearnerOptions options, bool userBias, int gradientEntriesPerEvent)
+    private protected FactorLearner(string name, LearnerOptions options, bool userBias, int gradientEntriesPerEvent, SharedItems? sharedItems)
     {
         ArgumentNullException.ThrowIfNull(options);
         ResolvedOptions resolved = options.Resolve(name);
@@ -55,9 +55,15 @@ public abstract class FactorLearner : IOnlineRecommender
         bool adaGrad = resolved.Schedule == LearningRateSchedule.AdaGrad;
         // Users and items draw from distinct streams of the same seed.
         Users = new EmbeddingTable(resolved.Dimensions, options.MaxUsers, resolved.InitSigma, options.Seed, userBias, adaGrad, options.InitialRows);
-        Items = new EmbeddingTable(resolved.Dimensions, options.MaxItems, resolved.InitSigma, options.Seed ^ 0x5DEECE66DUL, resolved.UseItemBias, adaGrad, options.InitialRows);
+        if (sharedItems is not null && sharedItems.Learner != name)
+        {
+            throw new ArgumentException($"Shared items were built for '{sharedItems.Learner}', not '{name}'.", nameof(sharedItems));
+        }
+
+        SharedItems items = sharedItems ?? new SharedItems(options);
+        Items = items.Items;
+        Trending = items.Trending;
         Random = new SeededRandom(options.Seed ^ 0xB5297A4DUL);
-        Trending = new DecayedItemCounts(resolved.TrendingHalfLifeMs, Items.Ids.Capacity);
         _seen = new SeenItems(options.SeenHistoryLength, Users.Ids.Capacity);
         _excludedRows = new int[options.SeenHistoryLength];
         _gradients = new GradientBuffer(resolved.Dimensions, options.MiniBatchSize * gradientEntriesPerEvent);

@@ -12,8 +12,9 @@ public sealed class IsgdLearner : FactorLearner
 {
     public const string LearnerName = "isgd";
 
-    public IsgdLearner(LearnerOptions options)
-        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2)
+    /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
+    public IsgdLearner(LearnerOptions options, SharedItems? sharedItems = null)
+        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2, sharedItems)
     {
     }
 

@@ -26,4 +26,26 @@ public static class LearnerFactory
             _ => new CountLearner(options.Learner, options),
         };
     }
+
+    /// <summary>The learners that have embeddings (and so can be sharded over shared items).</summary>
+    public static IReadOnlyList<string> FactorNames { get; } = [IsgdLearner.LearnerName, BprLearner.LearnerName, BiasedMfLearner.LearnerName];
+
+    /// <summary>
+    /// Builds one shard's learner: its own users, the given shared items. Only embedding learners
+    /// (<see cref="FactorNames"/>) can be sharded.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is invalid, or the learner has no embeddings.</exception>
+    public static FactorLearner CreateShard(LearnerOptions options, SharedItems sharedItems)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sharedItems);
+        options.Validate();
+        return options.Learner switch
+        {
+            IsgdLearner.LearnerName => new IsgdLearner(options, sharedItems),
+            BprLearner.LearnerName => new BprLearner(options, sharedItems),
+            BiasedMfLearner.LearnerName => new BiasedMfLearner(options, sharedItems),
+            _ => throw new ArgumentException($"Learner '{options.Learner}' has no embeddings to shard; use one of {string.Join(", ", FactorNames)}.", nameof(options)),
+        };
+    }
 }
