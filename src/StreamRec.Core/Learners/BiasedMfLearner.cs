@@ -25,6 +25,18 @@ public sealed class BiasedMfLearner : FactorLearner
     {
     }
 
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, double> ReadScalarState() =>
+        new Dictionary<string, double> { ["rating_sum"] = _ratingSum, ["rating_count"] = _ratingCount };
+
+    /// <inheritdoc />
+    public override void RestoreScalarState(IReadOnlyDictionary<string, double> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _ratingSum = state.GetValueOrDefault("rating_sum");
+        _ratingCount = (long)state.GetValueOrDefault("rating_count");
+    }
+
     /// <summary>The running mean of the ratings learned so far (0 before the first).</summary>
     public double GlobalMean => _ratingCount == 0 ? 0.0 : _ratingSum / _ratingCount;
 

@@ -202,6 +202,46 @@ public abstract class FactorLearner : IOnlineRecommender
     /// <inheritdoc />
     public virtual float? PredictRating(string userId, string itemId) => null;
 
+    /// <summary>The ids of the items in a user's bounded history (for checkpoints; allocates).</summary>
+    public string[] SeenItemIds(int userRow)
+    {
+        int count = _seen.CopyLiveRows(userRow, Items.Ids, _excludedRows);
+        var ids = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            ids[i] = Items.Ids.IdAt(_excludedRows[i]);
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Restores one user exactly as checkpointed: vector, bias, AdaGrad state and item history.
+    /// Items must be restored first; history entries of items no longer held are dropped.
+    /// </summary>
+    public void RestoreUser(string userId, ReadOnlySpan<float> vector, float bias, float adaGradVector, float adaGradBias, IEnumerable<string> seenItemIds)
+    {
+        ArgumentNullException.ThrowIfNull(seenItemIds);
+        int row = Users.WriteRow(userId, vector, bias, adaGradVector, adaGradBias);
+        _seen.EnsureCapacity(Users.Ids.Capacity);
+        _seen.Reset(row);
+        foreach (string itemId in seenItemIds)
+        {
+            if (Items.TryGetRow(itemId, out int itemRow))
+            {
+                _seen.Record(row, itemRow, Items.Ids.GenerationAt(itemRow));
+            }
+        }
+    }
+
+    /// <summary>Learner-wide scalars beyond the tables (for example the running rating mean), for checkpoints.</summary>
+    public virtual IReadOnlyDictionary<string, double> ReadScalarState() => new Dictionary<string, double>();
+
+    /// <summary>Restores what <see cref="ReadScalarState"/> returned.</summary>
+    public virtual void RestoreScalarState(IReadOnlyDictionary<string, double> state)
+    {
+    }
+
     /// <summary>True when the learner trains on this kind of event.</summary>
     private protected virtual bool Accepts(in Interaction interaction) => true;
 

@@ -1,0 +1,579 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using StreamRec.Core.Events;
+using StreamRec.Core.Model;
+using StreamRec.Worker.Checkpointing;
+using StreamRec.Worker.Hosting;
+using StreamRec.Worker.Observability;
+using StreamRec.Worker.Sharding;
+
+namespace StreamRec.Worker.Consumption;
+
+/// <summary>What a running worker has done so far (this process's view).</summary>
+public sealed record WorkerStatus(bool Ready, int Shards, long AppliedEvents, long DeadLetteredEvents, bool Paused, int PendingCheckpoints, double LiveRecall, long EventTimeWatermarkMs);
+
+/// <summary>
+/// One worker replica: a consumer in the group on one long-lived thread, a shard per assigned
+/// partition, checkpoints captured every DeltaInterval and published in the background.
+/// </summary>
+/// <remarks>
+/// Exactly-once effect: a shard's state, its next offset and its event counts are captured together
+/// and published together; on assignment the shard restores them and the consumer resumes at that
+/// offset. Kafka commits follow publishes and serve monitoring only. Refused events are flushed to
+/// the dead-letter topic before a checkpoint covering them is captured.
+/// </remarks>
+public sealed partial class WorkerRuntime
+{
+    private const int LiveRecallK = 10;
+    private static readonly TimeSpan _pollTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan _lagInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan _deadLetterFlushTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly WorkerOptions _options;
+    private readonly IShardCheckpoints _store;
+    private readonly ILogger _logger;
+    private readonly WorkerMetrics _metrics;
+    private readonly TimeProvider _clock;
+    private readonly ShardedModel _model;
+    private readonly ClickEventDecoder _decoder;
+    private readonly LogRateLimiter _badEventLog;
+    private readonly LiveRecall _liveRecall;
+    private readonly ScoredItem[] _liveTopK = new ScoredItem[LiveRecallK];
+    private readonly Dictionary<TopicPartition, ChainProgress> _chains = [];
+    private readonly string _itemsOwnerTopic;
+    private CheckpointPublisher? _publisher;
+    private DeadLetterPublisher? _deadLetters;
+    private IConsumer<byte[]?, byte[]?>? _consumer;
+    private volatile bool _ready;
+    private bool _paused;
+    private long _eventsSeen;
+    private DateTimeOffset _itemsSnapshotAt;
+
+    public WorkerRuntime(WorkerOptions options, IShardCheckpoints store, ILogger logger, WorkerMetrics? metrics = null, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid worker options:" + Environment.NewLine + string.Join(Environment.NewLine, errors), nameof(options));
+        }
+
+        _options = options;
+        _store = store;
+        _logger = logger;
+        _metrics = metrics ?? new WorkerMetrics();
+        _clock = clock ?? TimeProvider.System;
+        _model = new ShardedModel(options.Learner);
+        _decoder = new ClickEventDecoder(options.Events, _clock);
+        _badEventLog = new LogRateLimiter(burst: 10, TimeSpan.FromMinutes(1), _clock);
+        _liveRecall = new LiveRecall(options.LiveEvaluationWindow);
+        // The owner of this topic's partition 0 publishes the items chain: exactly one replica does.
+        _itemsOwnerTopic = options.Topics.Count > 0 ? options.Topics.Min(StringComparer.Ordinal)! : "";
+        ReplicaId = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 33)];
+    }
+
+    /// <summary>This process's fencing token and name in logs.</summary>
+    public string ReplicaId { get; }
+
+    public WorkerMetrics Metrics => _metrics;
+
+    /// <summary>Ready once the items are restored and no assignment is being restored.</summary>
+    public bool IsReady => _ready;
+
+    public WorkerStatus Status
+    {
+        get
+        {
+            // Read racily from other threads for health and progress; exact values come from checkpoints.
+            var shards = _model.Shards.ToArray();
+            return new WorkerStatus(_ready, shards.Length, shards.Sum(s => s.AppliedEvents), shards.Sum(s => s.DeadLetteredEvents), _paused,
+                _publisher?.Pending ?? 0, _liveRecall.Recall, shards.Length == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
+        }
+    }
+
+    /// <summary>Runs the consumer loop on a dedicated thread until <paramref name="stoppingToken"/> fires, then stops gracefully.</summary>
+    public Task RunAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken stoppingToken)
+    {
+        var items = WithRetries("restore items", () => _store.RestoreItemsAsync(stoppingToken), stoppingToken);
+        if (items is not null)
+        {
+            _model.ApplyItems(items.Items, items.TrendingOriginMs, items.TrendingLogScores);
+            LogItemsRestored(_logger, items.Items.Count);
+        }
+
+        _itemsSnapshotAt = _clock.GetUtcNow();
+        _publisher = new CheckpointPublisher(_store, ReplicaId, _options.MaxPendingCheckpoints, _metrics, _logger, _clock);
+        _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
+        _consumer = BuildConsumer();
+        try
+        {
+            if (_options.Topics.Count > 0)
+            {
+                _consumer.Subscribe(_options.Topics);
+            }
+            else
+            {
+                _consumer.Subscribe(_options.TopicPattern!.StartsWith('^') ? _options.TopicPattern : "^" + _options.TopicPattern);
+            }
+
+            _ready = true;
+            LogStarted(_logger, ReplicaId, _options.Kafka.ToString(), _options.ResolvedGroupId, _options.Model, _options.ModelVersion);
+            ConsumeUntilStopped(stoppingToken);
+            StopGracefully();
+        }
+        finally
+        {
+            _ready = false;
+            _consumer.Dispose();
+            _deadLetters.Dispose();
+            _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private void ConsumeUntilStopped(CancellationToken stoppingToken)
+    {
+        var consumer = _consumer!;
+        var nextCheckpoint = _clock.GetTimestamp();
+        var nextLag = _clock.GetTimestamp();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var result = Consume(consumer, _pollTimeout);
+            for (var taken = 0; result is not null; taken++)
+            {
+                Handle(result);
+                result = taken + 1 < _options.MaxBatchSize ? Consume(consumer, TimeSpan.Zero) : null;
+            }
+
+            DropFencedShards();
+            if (_clock.GetElapsedTime(nextCheckpoint) >= TimeSpan.Zero)
+            {
+                Checkpoint(final: false, only: null);
+                nextCheckpoint = _clock.GetTimestamp() + (long)(_options.DeltaInterval.TotalSeconds * _clock.TimestampFrequency);
+            }
+
+            CommitPublishedOffsets();
+            if (_clock.GetElapsedTime(nextLag) >= TimeSpan.Zero)
+            {
+                UpdateGauges();
+                nextLag = _clock.GetTimestamp() + (long)(_lagInterval.TotalSeconds * _clock.TimestampFrequency);
+            }
+        }
+    }
+
+    private ConsumeResult<byte[]?, byte[]?>? Consume(IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout)
+    {
+        try
+        {
+            return consumer.Consume(timeout);
+        }
+        catch (ConsumeException ex) when (!ex.Error.IsFatal)
+        {
+            // Transient broker or fetch errors: librdkafka retries by itself; report and go on.
+            LogConsumeError(_logger, ex.Error.Code.ToString(), ex.Error.Reason);
+            return null;
+        }
+    }
+
+    private void Handle(ConsumeResult<byte[]?, byte[]?> result)
+    {
+        if (!_model.TryGetShard(result.TopicPartition, out var shard) || result.Offset.Value < shard.NextOffset)
+        {
+            // Not ours any more (fenced), or already contained in the restored state.
+            return;
+        }
+
+        var payload = result.Message.Value ?? [];
+        long started = ++_eventsSeen % 64 == 0 ? Stopwatch.GetTimestamp() : 0;
+        var decoded = _options.Format == EventFormat.Json
+            ? _decoder.TryDecodeJson(payload, out var interaction, out var bad)
+            : _decoder.TryDecodeProtobuf(payload, out interaction, out bad);
+        if (!decoded || payload.Length == 0)
+        {
+            bad = payload.Length == 0 ? new BadEvent(BadEventReason.Malformed, "empty message value") : bad;
+            _deadLetters!.Publish(result, bad);
+            ShardedModel.DeadLettered(shard, result.Offset.Value);
+            _metrics.Events.WithLabels("dead_lettered", bad.Reason.ToString()).Inc();
+            if (_badEventLog.TryAcquire(out var suppressed))
+            {
+                LogBadEvent(_logger, result.TopicPartitionOffset.ToString(), bad.Reason.ToString(), bad.Detail, suppressed);
+            }
+
+            return;
+        }
+
+        if (_eventsSeen % _options.LiveEvaluationSampling == 0 && shard.Learner.KnowsUser(interaction.UserId))
+        {
+            var count = shard.Learner.Recommend(interaction.UserId, _liveTopK, excludeSeen: true);
+            _liveRecall.Record(_liveTopK.AsSpan(0, count).ContainsItem(interaction.ItemId));
+        }
+
+        ShardedModel.Apply(shard, interaction, result.Offset.Value);
+        _metrics.Events.WithLabels("applied", "").Inc();
+        if (started != 0)
+        {
+            _metrics.UpdateSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    /// <summary>Captures deltas (or due snapshots) of the given shards, or of all, and queues them for publishing.</summary>
+    private CheckpointJob? Checkpoint(bool final, IReadOnlyCollection<TopicPartition>? only)
+    {
+        var publisher = _publisher!;
+        if (!final && publisher.Pending >= publisher.Capacity)
+        {
+            SetPaused(true);
+            return null;
+        }
+
+        if (_paused && publisher.Pending <= publisher.Capacity / 2)
+        {
+            SetPaused(false);
+        }
+
+        try
+        {
+            _deadLetters!.Flush(_deadLetterFlushTimeout);
+        }
+        catch (KafkaException ex)
+        {
+            // The refused events are not durable yet: no checkpoint may cover them. Try again next turn.
+            LogDeadLetterFlushFailed(_logger, ex.Error.Reason);
+            if (!final)
+            {
+                return null;
+            }
+        }
+
+        var now = _clock.GetUtcNow();
+        var captures = new List<ShardCapture>();
+        foreach (var shard in _model.Shards)
+        {
+            if (only is not null && !only.Contains(shard.Partition))
+            {
+                continue;
+            }
+
+            var chain = _chains.GetValueOrDefault(shard.Partition, ChainProgress.New);
+            var snapshot = now - chain.SnapshotAt >= _options.SnapshotInterval || chain.Deltas >= MaxDeltasPerSnapshot;
+            if (!snapshot && chain.CapturedOffset == shard.NextOffset)
+            {
+                continue;
+            }
+
+            captures.Add(ShardedModel.Capture(shard, snapshot));
+            _chains[shard.Partition] = snapshot ? new ChainProgress(now, 0, shard.NextOffset) : chain with { Deltas = chain.Deltas + 1, CapturedOffset = shard.NextOffset };
+        }
+
+        ItemsCapture? items = null;
+        if (OwnsItems() && only is null)
+        {
+            var itemSnapshot = now - _itemsSnapshotAt >= _options.SnapshotInterval;
+            items = _model.CaptureItems(itemSnapshot);
+            if (itemSnapshot)
+            {
+                _itemsSnapshotAt = now;
+            }
+            else if (items.Items.Count == 0)
+            {
+                items = null;
+            }
+        }
+
+        if (captures.Count == 0 && items is null)
+        {
+            return null;
+        }
+
+        var job = new CheckpointJob(captures, items);
+        publisher.Enqueue(job);
+        return job;
+    }
+
+    /// <summary>Deltas after a snapshot before the next one is forced: bounds restore work.</summary>
+    private const int MaxDeltasPerSnapshot = 900;
+
+    private bool OwnsItems() =>
+        _options.Topics.Count == 0
+            ? _model.Shards.Any(s => s.Partition.Partition.Value == 0)
+            : _model.TryGetShard(new TopicPartition(_itemsOwnerTopic, 0), out _);
+
+    private void SetPaused(bool paused)
+    {
+        if (paused == _paused)
+        {
+            return;
+        }
+
+        var assignment = _consumer!.Assignment;
+        if (paused)
+        {
+            _consumer.Pause(assignment);
+            LogPaused(_logger, _publisher!.Pending);
+        }
+        else
+        {
+            _consumer.Resume(assignment);
+            LogResumed(_logger);
+        }
+
+        _paused = paused;
+        _metrics.Paused.Set(paused ? 1 : 0);
+    }
+
+    private void CommitPublishedOffsets()
+    {
+        var latest = new Dictionary<TopicPartition, TopicPartitionOffset>();
+        while (_publisher!.PublishedOffsets.TryDequeue(out var offset))
+        {
+            latest[offset.TopicPartition] = offset;
+        }
+
+        var assigned = _consumer!.Assignment.ToHashSet();
+        var committable = latest.Values.Where(o => assigned.Contains(o.TopicPartition) && o.Offset.Value > 0).ToList();
+        if (committable.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _consumer.Commit(committable);
+        }
+        catch (KafkaException ex)
+        {
+            // Commits only feed lag monitoring; the checkpoint holds the real position.
+            LogCommitFailed(_logger, ex.Error.Reason);
+        }
+    }
+
+    private void DropFencedShards()
+    {
+        while (_publisher!.FencedPartitions.TryDequeue(out var partition))
+        {
+            _model.Drop(partition);
+            _chains.Remove(partition);
+        }
+    }
+
+    private void UpdateGauges()
+    {
+        var shards = _model.Shards.ToArray();
+        _metrics.Shards.Set(shards.Length);
+        foreach (var shard in shards)
+        {
+            var watermarks = _consumer!.GetWatermarkOffsets(shard.Partition);
+            if (watermarks.High.Value >= 0)
+            {
+                _metrics.ConsumerLag.WithLabels(shard.Partition.Topic, shard.Partition.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                    .Set(Math.Max(0, watermarks.High.Value - shard.NextOffset));
+            }
+        }
+
+        var watermark = shards.Length == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs);
+        if (watermark > 0)
+        {
+            _metrics.Freshness.Set(Math.Max(0, (_clock.GetUtcNow().ToUnixTimeMilliseconds() - watermark) / 1000.0));
+        }
+
+        _metrics.CheckpointAge.Set(_publisher!.Age.TotalSeconds);
+        if (!double.IsNaN(_liveRecall.Recall))
+        {
+            _metrics.LiveRecall.Set(_liveRecall.Recall);
+        }
+
+        _metrics.TableRows.WithLabels("items").Set(_model.Items.Items.Count);
+        _metrics.TableRows.WithLabels("users").Set(shards.Sum(s => s.Learner.Users.Count));
+        _metrics.TableEvictions.WithLabels("items").Set(_model.Items.Items.Ids.EvictionCount);
+        _metrics.TableEvictions.WithLabels("users").Set(shards.Sum(s => s.Learner.Users.Ids.EvictionCount));
+    }
+
+    private IConsumer<byte[]?, byte[]?> BuildConsumer()
+    {
+        var config = _options.Kafka.ApplyTo(new ConsumerConfig
+        {
+            GroupId = _options.ResolvedGroupId,
+            ClientId = ReplicaId,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+        });
+        return new ConsumerBuilder<byte[]?, byte[]?>(config)
+            .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
+            .SetPartitionsRevokedHandler((_, partitions) => OnRevoked([.. partitions.Select(p => p.TopicPartition)]))
+            .SetPartitionsLostHandler((_, partitions) => OnLost([.. partitions.Select(p => p.TopicPartition)]))
+            .SetErrorHandler((_, error) => LogKafkaError(_logger, error.Code.ToString(), error.Reason, error.IsFatal))
+            .SetLogHandler((_, message) =>
+            {
+                if (message.Level <= SyslogLevel.Warning)
+                {
+                    LogKafkaClient(_logger, message.Facility, message.Message);
+                }
+            })
+            .Build();
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
+    {
+        _ready = false;
+        var positions = new List<TopicPartitionOffset>(partitions.Count);
+        foreach (var partition in partitions)
+        {
+            var restored = WithRetries($"restore {partition}", () => _store.ClaimAndRestoreShardAsync(partition, ReplicaId, CancellationToken.None), CancellationToken.None);
+            var shard = _model.Assign(partition, restored);
+            _chains[partition] = restored is null ? ChainProgress.New : new ChainProgress(_clock.GetUtcNow(), 0, shard.NextOffset);
+            positions.Add(new TopicPartitionOffset(partition, restored is null ? Offset.Beginning : new Offset(shard.NextOffset)));
+            LogAssigned(_logger, partition.ToString(), restored is null ? "new" : $"restored at offset {shard.NextOffset} with {restored.Users.Count} users");
+        }
+
+        _ready = true;
+        _metrics.Shards.Set(_model.Shards.Count);
+        return positions;
+    }
+
+    private void OnRevoked(List<TopicPartition> partitions)
+    {
+        var owned = partitions.Where(p => _model.TryGetShard(p, out _)).ToList();
+        if (owned.Count > 0)
+        {
+            // Hand over cleanly: the next owner restores exactly what this replica applied.
+            var job = Checkpoint(final: true, only: owned);
+            if (job is not null && !job.Published.Task.Wait(_options.ShutdownTimeout))
+            {
+                LogHandOverTimedOut(_logger, string.Join(", ", owned));
+            }
+        }
+
+        foreach (var partition in partitions)
+        {
+            _model.Drop(partition);
+            _chains.Remove(partition);
+            LogRevoked(_logger, partition.ToString());
+        }
+
+        _metrics.Shards.Set(_model.Shards.Count);
+    }
+
+    private void OnLost(List<TopicPartition> partitions)
+    {
+        foreach (var partition in partitions)
+        {
+            // Another replica may own it already: what was not published is dropped, never published late.
+            _model.Drop(partition);
+            _chains.Remove(partition);
+            LogLost(_logger, partition.ToString());
+        }
+
+        _metrics.Shards.Set(_model.Shards.Count);
+    }
+
+    private void StopGracefully()
+    {
+        var job = Checkpoint(final: true, only: null);
+        var drained = _publisher!.DrainAsync(_options.ShutdownTimeout);
+        if (!drained.Wait(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)) || job is { Published.Task.IsCompletedSuccessfully: false })
+        {
+            LogShutdownIncomplete(_logger);
+        }
+
+        CommitPublishedOffsets();
+        _consumer!.Close();
+        LogStopped(_logger, ReplicaId);
+    }
+
+    private T WithRetries<T>(string action, Func<Task<T>> operation, CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                return operation().GetAwaiter().GetResult();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && ex is not ArgumentException && !stoppingToken.IsCancellationRequested)
+            {
+                LogRetrying(_logger, action, backoff.TotalMilliseconds, ex.Message);
+                stoppingToken.WaitHandle.WaitOne(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {ReplicaId} consuming from {Kafka} in group {Group}, model {Model} version {Version}")]
+    private static partial void LogStarted(ILogger logger, string replicaId, string kafka, string group, string model, string version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {ReplicaId} stopped")]
+    private static partial void LogStopped(ILogger logger, string replicaId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Items restored: {Rows} rows")]
+    private static partial void LogItemsRestored(ILogger logger, int rows);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Assigned {Partition}: {State}")]
+    private static partial void LogAssigned(ILogger logger, string partition, string state);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Revoked {Partition} after its final delta")]
+    private static partial void LogRevoked(ILogger logger, string partition);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost {Partition}; unpublished state dropped")]
+    private static partial void LogLost(ILogger logger, string partition);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused event at {Position}: {Reason} ({Detail}); {Suppressed} similar lines suppressed before this one")]
+    private static partial void LogBadEvent(ILogger logger, string position, string reason, string detail, long suppressed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error {Code}: {Reason}")]
+    private static partial void LogConsumeError(ILogger logger, string code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka error {Code}: {Reason} (fatal: {Fatal})")]
+    private static partial void LogKafkaError(ILogger logger, string code, string reason, bool fatal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client [{Facility}]: {Message}")]
+    private static partial void LogKafkaClient(ILogger logger, string facility, string message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dead letters not acknowledged, checkpoint postponed: {Reason}")]
+    private static partial void LogDeadLetterFlushFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backpressure: {Pending} checkpoints unpublished, consumption paused")]
+    private static partial void LogPaused(ILogger logger, int pending);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Checkpoint backlog drained, consumption resumed")]
+    private static partial void LogResumed(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Offset commit failed (monitoring only): {Reason}")]
+    private static partial void LogCommitFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Final delta of {Partitions} not published in time; the next owner resumes from the last published one")]
+    private static partial void LogHandOverTimedOut(ILogger logger, string partitions);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown timed out before every checkpoint was published; unpublished events will be consumed again")]
+    private static partial void LogShutdownIncomplete(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Action} failed, retrying in {BackoffMs} ms: {Error}")]
+    private static partial void LogRetrying(ILogger logger, string action, double backoffMs, string error);
+}
+
+/// <summary>Where a shard's chain stands: when its last snapshot was captured, deltas since, offset captured last.</summary>
+internal readonly record struct ChainProgress(DateTimeOffset SnapshotAt, int Deltas, long CapturedOffset)
+{
+    /// <summary>A chain with no snapshot yet: its first capture is a snapshot.</summary>
+    public static ChainProgress New => new(DateTimeOffset.MinValue, 0, long.MinValue);
+}
+
+internal static class ScoredItemSpanExtensions
+{
+    public static bool ContainsItem(this Span<ScoredItem> items, string itemId)
+    {
+        foreach (var item in items)
+        {
+            if (string.Equals(item.ItemId, itemId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,61 @@
+using Confluent.Kafka;
+using StreamRec.Core.Learners;
+
+namespace StreamRec.Worker.Sharding;
+
+/// <summary>
+/// One assigned partition: its users' learner (over the process's shared items), the next offset
+/// to read and the events it has accounted for. Owned by the consumer thread.
+/// </summary>
+public sealed class Shard(TopicPartition partition, FactorLearner learner)
+{
+    public TopicPartition Partition { get; } = partition;
+
+    public FactorLearner Learner { get; } = learner;
+
+    /// <summary>The next offset whose effect is not in this shard yet.</summary>
+    public long NextOffset { get; set; }
+
+    /// <summary>Events learned from, since the partition's beginning, as persisted plus in memory.</summary>
+    public long AppliedEvents { get; set; }
+
+    /// <summary>Events refused and dead-lettered, since the partition's beginning.</summary>
+    public long DeadLetteredEvents { get; set; }
+
+    /// <summary>User-table version captured by the last delta; rows touched at or after it go in the next.</summary>
+    public long CapturedVersion { get; set; }
+
+    /// <summary>The offset the last published (or restored) checkpoint of this shard covers.</summary>
+    public long PublishedOffset { get; set; } = -1;
+
+    /// <summary>Newest event time applied, ms since the epoch.</summary>
+    public long EventTimeWatermarkMs { get; set; }
+
+    /// <summary>True once something happened since the last capture.</summary>
+    public bool HasUnpublishedChanges => NextOffset != PublishedOffset;
+}
+
+/// <summary>A shard's state copied for publishing: a delta (touched users) or a snapshot (all users).</summary>
+public sealed record ShardCapture(
+    TopicPartition Partition,
+    bool IsSnapshot,
+    long NextOffset,
+    long AppliedEvents,
+    long DeadLetteredEvents,
+    long EventTimeWatermarkMs,
+    TableRows Users,
+    IReadOnlyDictionary<string, string[]> SeenItems,
+    IReadOnlyDictionary<string, double> ScalarState);
+
+/// <summary>The shared items copied for publishing: touched rows (or all) and the trending state.</summary>
+public sealed record ItemsCapture(bool IsSnapshot, TableRows Items, long TrendingOriginMs, IReadOnlyDictionary<string, double> TrendingLogScores);
+
+/// <summary>A shard's persisted state, handed back on assignment.</summary>
+public sealed record ShardRestore(
+    long NextOffset,
+    long AppliedEvents,
+    long DeadLetteredEvents,
+    long EventTimeWatermarkMs,
+    TableRows Users,
+    IReadOnlyDictionary<string, string[]> SeenItems,
+    IReadOnlyDictionary<string, double> ScalarState);

@@ -1,0 +1,102 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using StreamRec.Core.Learners;
+using StreamRec.IntegrationTests.Infrastructure;
+using StreamRec.Kafka;
+using StreamRec.Kafka.Embedded;
+using StreamRec.Worker.Checkpointing;
+using StreamRec.Worker.Consumption;
+using StreamRec.Worker.Hosting;
+
+namespace StreamRec.IntegrationTests.Worker;
+
+/// <summary>The worker on the embedded Kafka with in-memory checkpoints (the Redis store has its own tests).</summary>
+[TestFixture]
+public sealed class WorkerRuntimeTests
+{
+    private const int Partitions = 8;
+    private EmbeddedKafkaCluster _kafka = null!;
+
+    [SetUp]
+    public void StartKafka()
+    {
+        _kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        _kafka.CreateTopic("clicks", Partitions);
+        _kafka.CreateTopic("recs.dead-letter", 1);
+    }
+
+    [TearDown]
+    public void StopKafka() => _kafka.Dispose();
+
+    private WorkerOptions Options() => new()
+    {
+        Kafka = new KafkaSettings
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
+        },
+        Topics = ["clicks"],
+        Model = "recs",
+        RedisEndpoint = "127.0.0.1:6379", // not used: checkpoints are in memory here
+        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
+        DeltaInterval = TimeSpan.FromMilliseconds(200),
+    };
+
+    private static long Persisted(InMemoryShardCheckpoints store) =>
+        Enumerable.Range(0, Partitions).Select(p => store.StateOf(new TopicPartition("clicks", p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+
+    [Test]
+    public async Task EveryEvent_IsAccountedForOnce_AndGarbageIsDeadLettered()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 5_000, garbageShare: 0.01);
+        var store = new InMemoryShardCheckpoints();
+        var worker = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+
+        var running = worker.RunAsync(stop.Token);
+        Eventually.Until(() => Persisted(store) == producer.Good + producer.Bad, TimeSpan.FromSeconds(60), "every event in a published checkpoint");
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var states = Enumerable.Range(0, Partitions).Select(p => store.StateOf(new TopicPartition("clicks", p))!).ToList();
+        Assert.That(states.Sum(s => s.AppliedEvents), Is.EqualTo(producer.Good));
+        Assert.That(states.Sum(s => s.DeadLetteredEvents), Is.EqualTo(producer.Bad));
+        Assert.That(CountMessages("recs.dead-letter"), Is.EqualTo(producer.Bad), "every refused event is in the dead-letter topic");
+    }
+
+    [Test]
+    public async Task RestartedWorker_ResumesFromItsCheckpoint_WithoutApplyingAnythingTwice()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 3_000, seed: 1);
+        var store = new InMemoryShardCheckpoints();
+        using (var stop = new CancellationTokenSource())
+        {
+            var first = new WorkerRuntime(Options(), store, NullLogger.Instance);
+            var running = first.RunAsync(stop.Token);
+            Eventually.Until(() => Persisted(store) == 3_000, TimeSpan.FromSeconds(60), "first batch checkpointed");
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        producer.ProducePlanted("clicks", 2_000, seed: 2);
+        using (var stop = new CancellationTokenSource())
+        {
+            var second = new WorkerRuntime(Options(), store, NullLogger.Instance);
+            var running = second.RunAsync(stop.Token);
+            Eventually.Until(() => Persisted(store) >= 5_000, TimeSpan.FromSeconds(60), "second batch checkpointed");
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.That(Persisted(store), Is.EqualTo(5_000), "applied exactly once across the restart");
+    }
+
+    private int CountMessages(string topic)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaTestSettings.Consumer(_kafka.BootstrapServers, $"count-{Guid.NewGuid():N}")).Build();
+        var partition = new TopicPartition(topic, 0);
+        return (int)consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High.Value;
+    }
+}
