@@ -45,6 +45,7 @@ public sealed partial class WorkerRuntime
     private CheckpointPublisher? _publisher;
     private DeadLetterPublisher? _deadLetters;
     private IConsumer<byte[]?, byte[]?>? _consumer;
+    private readonly CancellationTokenSource _abort = new();
     private volatile bool _ready;
     private bool _paused;
     private long _eventsSeen;
@@ -96,8 +97,16 @@ public sealed partial class WorkerRuntime
     public Task RunAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private void Run(CancellationToken stoppingToken)
+    /// <summary>
+    /// Stops as a crash would (fault injection and tests): no final delta, no commit, no leave-group;
+    /// checkpoints still queued are abandoned. The group notices after its session timeout.
+    /// </summary>
+    public void Abort() => _abort.Cancel();
+
+    private void Run(CancellationToken requestedStop)
     {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestedStop, _abort.Token);
+        var stoppingToken = linked.Token;
         var items = WithRetries("restore items", () => _store.RestoreItemsAsync(stoppingToken), stoppingToken);
         if (items is not null)
         {
@@ -123,14 +132,18 @@ public sealed partial class WorkerRuntime
             _ready = true;
             LogStarted(_logger, ReplicaId, _options.Kafka.ToString(), _options.ResolvedGroupId, _options.Model, _options.ModelVersion);
             ConsumeUntilStopped(stoppingToken);
-            StopGracefully();
+            if (!_abort.IsCancellationRequested)
+            {
+                StopGracefully();
+            }
         }
         finally
         {
             _ready = false;
+            // After an abort this disposes without Close(): the group is not told, as in a crash.
+            _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
             _consumer.Dispose();
             _deadLetters.Dispose();
-            _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -437,6 +450,13 @@ public sealed partial class WorkerRuntime
 
     private void OnRevoked(List<TopicPartition> partitions)
     {
+        if (_abort.IsCancellationRequested)
+        {
+            // A crash publishes nothing more.
+            OnLost(partitions);
+            return;
+        }
+
         var owned = partitions.Where(p => _model.TryGetShard(p, out _)).ToList();
         if (owned.Count > 0)
         {

@@ -100,3 +100,85 @@ public sealed class WorkerRuntimeTests
         return (int)consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High.Value;
     }
 }
+
+[TestFixture]
+public sealed class TwoWorkerTests
+{
+    private const int Partitions = 8;
+    private EmbeddedKafkaCluster _kafka = null!;
+
+    [SetUp]
+    public void StartKafka()
+    {
+        _kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        _kafka.CreateTopic("clicks", Partitions);
+        _kafka.CreateTopic("recs.dead-letter", 1);
+    }
+
+    [TearDown]
+    public void StopKafka() => _kafka.Dispose();
+
+    private WorkerOptions Options() => new()
+    {
+        Kafka = new KafkaSettings
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
+        },
+        Topics = ["clicks"],
+        Model = "recs",
+        RedisEndpoint = "127.0.0.1:6379",
+        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
+        DeltaInterval = TimeSpan.FromMilliseconds(200),
+        MaxBatchSize = 100,
+    };
+
+    private static long Persisted(InMemoryShardCheckpoints store) =>
+        Enumerable.Range(0, Partitions).Select(p => store.StateOf(new TopicPartition("clicks", p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+
+    [Test]
+    public async Task TwoWorkers_SplitThePartitions_AndAccountForEveryEventOnce()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        var store = new InMemoryShardCheckpoints();
+        var first = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        var second = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var runs = new[] { first.RunAsync(stop.Token), second.RunAsync(stop.Token) };
+
+        Eventually.Until(() => first.Status.Shards > 0 && second.Status.Shards > 0 && first.Status.Shards + second.Status.Shards == Partitions,
+            TimeSpan.FromSeconds(30), "both workers own partitions");
+        producer.ProducePlanted("clicks", 4_000);
+        Eventually.Until(() => Persisted(store) == 4_000, TimeSpan.FromSeconds(60), "every event checkpointed");
+        await stop.CancelAsync();
+        await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(Persisted(store), Is.EqualTo(4_000));
+    }
+
+    [Test]
+    public async Task KillingOneOfTwoWorkers_LosesNothingAndCountsNothingTwice()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        var store = new InMemoryShardCheckpoints();
+        var survivor = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        var victim = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var survivorRun = survivor.RunAsync(stop.Token);
+        var victimRun = victim.RunAsync(stop.Token);
+        Eventually.Until(() => survivor.Status.Shards > 0 && victim.Status.Shards > 0, TimeSpan.FromSeconds(30), "both workers own partitions");
+
+        producer.ProducePlanted("clicks", 3_000, seed: 1);
+        Eventually.Until(() => victim.Status.AppliedEvents > 500, TimeSpan.FromSeconds(30), "the victim has applied events");
+        victim.Abort();
+        await victimRun.WaitAsync(TimeSpan.FromSeconds(30));
+        producer.ProducePlanted("clicks", 2_000, seed: 2);
+
+        Eventually.Until(() => survivor.Status.Shards == Partitions, TimeSpan.FromSeconds(30), "the survivor owns every partition");
+        Eventually.Until(() => Persisted(store) >= 5_000, TimeSpan.FromSeconds(60), "every event checkpointed");
+        await stop.CancelAsync();
+        await survivorRun.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(Persisted(store), Is.EqualTo(5_000), "no loss, no double count");
+    }
+}
