@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Google.Protobuf;
 using StackExchange.Redis;
@@ -70,6 +71,9 @@ public sealed record SnapshotVerification(long SnapshotId, bool IsCurrent, int C
 /// </summary>
 public sealed class CheckpointStore
 {
+    // Enough writes in flight to keep the connection busy; each holds one pooled chunk buffer.
+    private const int MaxChunkWritesInFlight = 32;
+
     private readonly IConnectionMultiplexer _connection;
     private readonly TimeProvider _time;
 
@@ -433,34 +437,74 @@ public sealed class CheckpointStore
         return await transaction.ExecuteAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Encodes and sends chunks as they are produced (pipelined), then awaits every write.</summary>
+    /// <summary>
+    /// Encodes chunks on a worker thread one ahead of sending, sends them pipelined with a bounded number in
+    /// flight (so pooled buffers are reused and memory stays bounded), then awaits every write.
+    /// </summary>
     private static async Task<(List<ChunkRef> Refs, long Bytes)> WriteChunksAsync(
         IDatabase db, IEnumerable<CheckpointChunk> chunks, long snapshotId, long deltaSeq, Func<int, RedisKey> keyOf, CancellationToken cancellationToken)
     {
         var refs = new List<ChunkRef>();
-        var writes = new List<Task>();
+        var inFlight = new Queue<(Task Write, byte[] Buffer)>();
         long bytes = 0;
-        foreach (var chunk in chunks)
+        using var source = chunks.GetEnumerator();
+        (CheckpointChunk Chunk, byte[] Buffer, int Length, uint Crc)? EncodeNext()
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            if (!source.MoveNext())
+            {
+                return null;
+            }
+
+            var chunk = source.Current;
             chunk.SnapshotId = snapshotId;
             chunk.DeltaSeq = deltaSeq;
-            var value = ChunkCodec.Encode(chunk, out var crc32);
-            var chunkRef = new ChunkRef
-            {
-                Index = refs.Count,
-                Kind = chunk.Kind,
-                Partition = chunk.Partition,
-                RowCount = chunk.Ids.Count,
-                ByteSize = value.Length,
-                Crc32 = crc32,
-            };
-            writes.Add(db.StringSetAsync(keyOf(chunkRef.Index), value));
-            refs.Add(chunkRef);
-            bytes += value.Length;
+            var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32);
+            return (chunk, buffer, length, crc32);
         }
 
-        await Task.WhenAll(writes).ConfigureAwait(false);
+        try
+        {
+            var next = Task.Run(EncodeNext, cancellationToken);
+            while (await next.ConfigureAwait(false) is { } encoded)
+            {
+                next = Task.Run(EncodeNext, cancellationToken);
+                var chunkRef = new ChunkRef
+                {
+                    Index = refs.Count,
+                    Kind = encoded.Chunk.Kind,
+                    Partition = encoded.Chunk.Partition,
+                    RowCount = encoded.Chunk.Ids.Count,
+                    ByteSize = encoded.Length,
+                    Crc32 = encoded.Crc,
+                };
+                inFlight.Enqueue((db.StringSetAsync(keyOf(chunkRef.Index), new ReadOnlyMemory<byte>(encoded.Buffer, 0, encoded.Length)), encoded.Buffer));
+                refs.Add(chunkRef);
+                bytes += encoded.Length;
+                if (inFlight.Count >= MaxChunkWritesInFlight)
+                {
+                    var (write, buffer) = inFlight.Dequeue();
+                    await write.ConfigureAwait(false);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+
+            while (inFlight.Count > 0)
+            {
+                var (write, buffer) = inFlight.Dequeue();
+                await write.ConfigureAwait(false);
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        finally
+        {
+            // On failure, let the remaining writes finish before their buffers could be reused elsewhere.
+            while (inFlight.Count > 0)
+            {
+                var (write, _) = inFlight.Dequeue();
+                await write.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
+
         return (refs, bytes);
     }
 
@@ -623,10 +667,11 @@ public sealed class CheckpointStore
 
     private static async Task<long> DeleteKeysAsync(IDatabase db, IEnumerable<RedisKey> keys)
     {
-        // One DEL per key: chunk keys spread over cluster slots, so a multi-key DEL could cross slots.
-        var deletes = keys.Select(key => db.KeyDeleteAsync(key)).ToArray();
+        // One UNLINK per key: chunk keys spread over cluster slots, so a multi-key command could cross
+        // slots; UNLINK frees megabyte values on a Redis background thread instead of blocking the server.
+        var deletes = keys.Select(key => db.ExecuteAsync("UNLINK", key)).ToArray();
         var results = await Task.WhenAll(deletes).ConfigureAwait(false);
-        return results.Count(deleted => deleted);
+        return results.Sum(result => (long)result);
     }
 
     private async Task<int> WriteLookupsAsync(IDatabase db, CheckpointKeys keys, CheckpointDelta delta, long publishSeq, long nowMs)

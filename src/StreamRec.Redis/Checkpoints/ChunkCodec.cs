@@ -45,6 +45,21 @@ internal static class ChunkCodec
     }
 
     /// <summary>
+    /// Like <see cref="Encode(CheckpointChunk, out uint)"/> into an array rented from <see cref="ArrayPool{T}.Shared"/>;
+    /// the value is the first <c>Length</c> bytes. The caller returns the array once the value is sent.
+    /// </summary>
+    public static (byte[] Buffer, int Length) EncodePooled(CheckpointChunk chunk, out uint crc32)
+    {
+        var size = chunk.CalculateSize();
+        var buffer = ArrayPool<byte>.Shared.Rent(size + TrailerLength);
+        chunk.WriteTo(buffer.AsSpan(0, size));
+        crc32 = Crc32.HashToUInt32(buffer.AsSpan(0, size));
+        buffer[size] = ChecksumTag;
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(size + 1), crc32);
+        return (buffer, size + TrailerLength);
+    }
+
+    /// <summary>
     /// Checks and parses the value stored at <paramref name="key"/> against what the manifest says of it.
     /// </summary>
     /// <exception cref="CheckpointCorruptException">Missing, failing a check, or not what the manifest describes.</exception>
@@ -101,7 +116,8 @@ internal static class ChunkCodec
             long bytes = 0;
             while (end < rows.Count)
             {
-                var rowBytes = fixedRowBytes + Encoding.UTF8.GetByteCount(rows.Ids[end]);
+                // UTF-16 length: exact for ASCII ids and cheap; ids are small beside the vectors.
+                var rowBytes = fixedRowBytes + rows.Ids[end].Length;
                 if (end > start && bytes + rowBytes > targetBytes)
                 {
                     break;
