@@ -1,5 +1,6 @@
 using System.CommandLine;
 using StreamRec.Cli.Commands;
+using StreamRec.Cli.Commands.Checkpoint;
 
 namespace StreamRec.Cli;
 
@@ -11,6 +12,7 @@ public static class StreamRecCommandLine
         var root = new RootCommand("StreamRec: a real-time recommender that learns from a Kafka clickstream.")
         {
             SmokeCommand.Create(),
+            CheckpointCommand.Create(),
         };
         return root;
     }

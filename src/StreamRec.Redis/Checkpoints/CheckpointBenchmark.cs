@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace StreamRec.Redis.Checkpoints;
+
+/// <summary>Sizes of a checkpoint benchmark run.</summary>
+public sealed record CheckpointBenchmarkSettings
+{
+    /// <summary>Item rows in the snapshot.</summary>
+    public int Items { get; init; } = 1_000_000;
+
+    /// <summary>Embedding dimensions.</summary>
+    public int Dimensions { get; init; } = 64;
+
+    /// <summary>Snapshot publishes (and raw-SET baselines, interleaved) to take the median of.</summary>
+    public int SnapshotRuns { get; init; } = 5;
+
+    /// <summary>Rows per delta (half items, half users).</summary>
+    public int DeltaRows { get; init; } = 10_000;
+
+    /// <summary>Deltas to take the median latency of.</summary>
+    public int DeltaRuns { get; init; } = 50;
+
+    /// <summary>Full restores to take the median of.</summary>
+    public int RestoreRuns { get; init; } = 3;
+}
+
+/// <summary>Figures of one benchmark run; times are medians.</summary>
+/// <param name="SnapshotBytes">Bytes of chunk values per snapshot.</param>
+/// <param name="SnapshotChunks">Chunks per snapshot.</param>
+/// <param name="RawSetMedian">Pipelined SETs of byte arrays of the same sizes (prepared beforehand).</param>
+/// <param name="SnapshotPublishMedian">Snapshot publish: chunking, encoding, CRC, pipelined SETs and the switch.</param>
+/// <param name="DeltaPublishMedian">Delta publish including its lookup keys.</param>
+/// <param name="DeltaPublishP95">95th percentile of the same.</param>
+/// <param name="RestoreMedian">Full restore of the snapshot plus one delta.</param>
+public sealed record CheckpointBenchmarkResult(
+    long SnapshotBytes,
+    int SnapshotChunks,
+    TimeSpan RawSetMedian,
+    TimeSpan SnapshotPublishMedian,
+    TimeSpan DeltaPublishMedian,
+    TimeSpan DeltaPublishP95,
+    TimeSpan RestoreMedian)
+{
+    /// <summary>Snapshot throughput relative to raw SETs of the same bytes (1 = as fast).</summary>
+    public double SnapshotToRawRatio => RawSetMedian / SnapshotPublishMedian;
+
+    /// <summary>Raw SET throughput in MB/s (10^6 bytes).</summary>
+    public double RawMegabytesPerSecond => SnapshotBytes / 1e6 / RawSetMedian.TotalSeconds;
+
+    /// <summary>Snapshot publish throughput in MB/s.</summary>
+    public double SnapshotMegabytesPerSecond => SnapshotBytes / 1e6 / SnapshotPublishMedian.TotalSeconds;
+}
+
+/// <summary>
+/// Measures snapshot publish against raw pipelined SETs of the same bytes in the same run, delta latency
+/// and restore time, under a throw-away model name whose keys it deletes afterwards. Not thread-safe;
+/// run one at a time against a server nothing else loads.
+/// </summary>
+public static class CheckpointBenchmark
+{
+    /// <summary>Runs the benchmark on <paramref name="connection"/> (which it does not own).</summary>
+    public static async Task<CheckpointBenchmarkResult> RunAsync(
+        IConnectionMultiplexer connection, CheckpointBenchmarkSettings settings, TextWriter? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(settings);
+        var model = $"bench-{Guid.NewGuid():N}";
+        var db = connection.GetDatabase();
+        var store = new CheckpointStore(connection, new CheckpointOptions { RetainSnapshots = 2 });
+        var random = new Random(42);
+        var items = RandomRows("item", settings.Items, settings.Dimensions, random);
+        var checkpoint = new ModelCheckpoint { Model = model, Version = "v1", Learner = "bench", Dimensions = settings.Dimensions, Items = items };
+        try
+        {
+            // Warm-up: JIT, connection buffers, Redis memory.
+            var warm = await store.PublishSnapshotAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+            var sizes = warm.Manifest.SnapshotChunks.Select(c => c.ByteSize).ToArray();
+            var rawValues = sizes.Select(size => RandomBytes(size, random)).ToArray();
+            await RawSetsAsync(db, model, rawValues).ConfigureAwait(false);
+
+            var raw = new List<TimeSpan>();
+            var publish = new List<TimeSpan>();
+            for (var run = 0; run < settings.SnapshotRuns; run++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                raw.Add(await RawSetsAsync(db, model, rawValues).ConfigureAwait(false));
+                var clock = Stopwatch.StartNew();
+                await store.PublishSnapshotAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+                publish.Add(clock.Elapsed);
+                progress?.WriteLine($"snapshot run {run + 1}: raw SETs {raw[^1].TotalMilliseconds:0} ms, publish {publish[^1].TotalMilliseconds:0} ms");
+            }
+
+            var deltas = new List<TimeSpan>();
+            var half = settings.DeltaRows / 2;
+            for (var run = 0; run < settings.DeltaRuns; run++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var delta = new CheckpointDelta
+                {
+                    Model = model,
+                    Version = "v1",
+                    Items = RandomRows("item", half, settings.Dimensions, random, first: random.Next(Math.Max(1, settings.Items - half))),
+                    Users = [new UserPartitionRows(run % 4, RandomRows($"user-{run}-", settings.DeltaRows - half, settings.Dimensions, random))],
+                    Offsets = [new KafkaOffset("clicks", run % 4, run)],
+                };
+                var clock = Stopwatch.StartNew();
+                await store.PublishDeltaAsync(delta, cancellationToken).ConfigureAwait(false);
+                deltas.Add(clock.Elapsed);
+            }
+
+            progress?.WriteLine($"deltas: median {Median(deltas).TotalMilliseconds:0.0} ms over {deltas.Count}");
+            var restores = new List<TimeSpan>();
+            for (var run = 0; run < settings.RestoreRuns; run++)
+            {
+                var clock = Stopwatch.StartNew();
+                await store.RestoreAsync(model, "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+                restores.Add(clock.Elapsed);
+                progress?.WriteLine($"restore run {run + 1}: {restores[^1].TotalMilliseconds:0} ms");
+            }
+
+            deltas.Sort();
+            return new CheckpointBenchmarkResult(
+                sizes.Sum(s => (long)s),
+                sizes.Length,
+                Median(raw),
+                Median(publish),
+                Median(deltas),
+                deltas[(int)Math.Min(deltas.Count - 1, Math.Ceiling(deltas.Count * 0.95) - 1)],
+                Median(restores));
+        }
+        finally
+        {
+            await DeleteModelAsync(connection, model).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<TimeSpan> RawSetsAsync(IDatabase db, string model, byte[][] values)
+    {
+        var clock = Stopwatch.StartNew();
+        var writes = new Task[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            writes[i] = db.StringSetAsync($"streamrec:{model}:raw:{i}", values[i]);
+        }
+
+        await Task.WhenAll(writes).ConfigureAwait(false);
+        return clock.Elapsed;
+    }
+
+    private static EmbeddingRows RandomRows(string prefix, int count, int dimensions, Random random, int first = 0)
+    {
+        var vectors = new float[count * dimensions];
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            vectors[i] = (float)(random.NextDouble() - 0.5);
+        }
+
+        var ids = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            ids[i] = string.Concat(prefix, (first + i).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return new EmbeddingRows(dimensions, ids, vectors, new float[count]);
+    }
+
+    private static byte[] RandomBytes(int size, Random random)
+    {
+        var bytes = new byte[size];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    private static TimeSpan Median(List<TimeSpan> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static async Task DeleteModelAsync(IConnectionMultiplexer connection, string model)
+    {
+        var db = connection.GetDatabase();
+        foreach (var endpoint in connection.GetEndPoints())
+        {
+            var server = connection.GetServer(endpoint);
+            if (server.IsReplica)
+            {
+                continue;
+            }
+
+            var deletes = new List<Task>();
+            await foreach (var key in server.KeysAsync(pattern: $"*{model}*", pageSize: 1000).ConfigureAwait(false))
+            {
+                deletes.Add(db.KeyDeleteAsync(key));
+            }
+
+            await Task.WhenAll(deletes).ConfigureAwait(false);
+        }
+    }
+}
