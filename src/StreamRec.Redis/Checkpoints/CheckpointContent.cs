@@ -69,7 +69,9 @@ public readonly record struct ScoredId(string Id, float Score);
 public sealed record TrendingState(long ReferenceTimeMs, IReadOnlyList<ScoredId> Scores);
 
 /// <summary>The Kafka position a checkpoint contains: the next offset to consume.</summary>
-public readonly record struct KafkaOffset(string Topic, int Partition, long NextOffset);
+/// <param name="AppliedEvents">Events of the partition before <paramref name="NextOffset"/> that were learned from.</param>
+/// <param name="DeadLetteredEvents">Events of the partition before <paramref name="NextOffset"/> that were dead-lettered.</param>
+public readonly record struct KafkaOffset(string Topic, int Partition, long NextOffset, long AppliedEvents = 0, long DeadLetteredEvents = 0);
 
 /// <summary>A user's current top-k list, written to a lookup key by <see cref="CheckpointStore.PublishDeltaAsync"/>.</summary>
 public sealed record UserTopK(string UserId, IReadOnlyList<ScoredId> Items);
@@ -112,6 +114,15 @@ public sealed record ModelCheckpoint
 
     /// <summary>Trending state, or null when the model has none.</summary>
     public TrendingState? Trending { get; init; }
+
+    /// <summary>
+    /// Register this version in the model's version list and make it active when none is. False for the
+    /// chains of a sharded writer (a version made of several chains), which registers the version itself.
+    /// </summary>
+    public bool RegisterVersion { get; init; } = true;
+
+    /// <summary>When set, the publish happens only while the version's owner key holds this token (see <see cref="CheckpointStore.ClaimAsync"/>).</summary>
+    public string? OwnerToken { get; init; }
 }
 
 /// <summary>
@@ -144,4 +155,7 @@ public sealed record CheckpointDelta
 
     /// <summary>Current top-k lists of recently active users, written to lookup keys only.</summary>
     public IReadOnlyList<UserTopK> RecentTopK { get; init; } = [];
+
+    /// <summary>When set, the publish happens only while the version's owner key holds this token (see <see cref="CheckpointStore.ClaimAsync"/>).</summary>
+    public string? OwnerToken { get; init; }
 }

@@ -42,6 +42,9 @@ public sealed partial class CheckpointKeys
     /// <summary>STRING (integer): the manifest's publish_seq; the writers' optimistic-concurrency token.</summary>
     public RedisKey PublishSeq => $"{_tagged}:publish-seq";
 
+    /// <summary>STRING: the token of the writer allowed to publish (fencing); absent when any writer may.</summary>
+    public RedisKey Owner => $"{_tagged}:owner";
+
     /// <summary>STRING (integer): the last snapshot id handed out (INCR).</summary>
     public RedisKey SnapshotCounter => $"{_tagged}:snapshot-counter";
 
@@ -75,6 +78,16 @@ public sealed partial class CheckpointKeys
 
     /// <summary>ZSET: versions of <paramref name="model"/> (member) by first publish time in ms (score).</summary>
     public static RedisKey Versions(string model) => $"{Prefix}:{{{ValidateName(model, nameof(model))}}}:versions";
+
+    /// <summary>
+    /// SET: the chains a sharded writer publishes <paramref name="version"/> as (one per Kafka partition
+    /// plus one for the items); each chain is stored as the version <see cref="ChainVersion"/>.
+    /// </summary>
+    public static RedisKey Chains(string model, string version) =>
+        $"{Prefix}:{{{ValidateName(model, nameof(model))}}}:chains:{ValidateName(version, nameof(version))}";
+
+    /// <summary>The version name a chain of <paramref name="version"/> is stored under: <c>version--chain</c>.</summary>
+    public static string ChainVersion(string version, string chain) => ValidateName($"{version}--{chain}", nameof(chain));
 
     /// <summary>Pub/sub channel announcing every snapshot, delta and promotion of <paramref name="model"/>.</summary>
     public static RedisChannel Channel(string model) => RedisChannel.Literal($"{Prefix}:{ValidateName(model, nameof(model))}:published");

@@ -109,7 +109,11 @@ public sealed class CheckpointStore
         ValidateContent(checkpoint);
         var db = Database;
         var expectedSeq = await ReadPublishSeqAsync(db, keys).ConfigureAwait(false);
-        await db.SortedSetAddAsync(CheckpointKeys.Versions(keys.Model), keys.Version, NowMs, SortedSetWhen.NotExists).ConfigureAwait(false);
+        if (checkpoint.RegisterVersion)
+        {
+            await db.SortedSetAddAsync(CheckpointKeys.Versions(keys.Model), keys.Version, NowMs, SortedSetWhen.NotExists).ConfigureAwait(false);
+        }
+
         var snapshotId = await db.StringIncrementAsync(keys.SnapshotCounter).ConfigureAwait(false);
         // Registered before its chunks are written, so retention can find and remove them if this writer dies.
         await db.SortedSetAddAsync(keys.Snapshots, snapshotId, snapshotId).ConfigureAwait(false);
@@ -140,14 +144,18 @@ public sealed class CheckpointStore
         manifest.Offsets.Add(MergeOffsets([], checkpoint.Offsets));
         manifest.SnapshotChunks.Add(refs);
 
-        if (!await SwitchManifestAsync(db, keys, manifest, expectedSeq, "snapshot").ConfigureAwait(false))
+        if (!await SwitchManifestAsync(db, keys, manifest, expectedSeq, "snapshot", checkpoint.OwnerToken).ConfigureAwait(false))
         {
             await DeleteKeysAsync(db, refs.Select(r => keys.SnapshotChunk(snapshotId, r.Index))).ConfigureAwait(false);
             await db.SortedSetRemoveAsync(keys.Snapshots, snapshotId).ConfigureAwait(false);
             throw Conflict(keys, expectedSeq);
         }
 
-        await db.StringSetAsync(CheckpointKeys.Active(keys.Model), keys.Version, when: When.NotExists).ConfigureAwait(false);
+        if (checkpoint.RegisterVersion)
+        {
+            await db.StringSetAsync(CheckpointKeys.Active(keys.Model), keys.Version, when: When.NotExists).ConfigureAwait(false);
+        }
+
         if (Options.ApplyRetentionAfterSnapshot)
         {
             await ApplyRetentionAsync(keys.Model, keys.Version, cancellationToken).ConfigureAwait(false);
@@ -194,7 +202,7 @@ public sealed class CheckpointStore
         deltaRef.Chunks.Add(refs);
         manifest.Deltas.Add(deltaRef);
 
-        if (!await SwitchManifestAsync(db, keys, manifest, current.PublishSeq, "delta").ConfigureAwait(false))
+        if (!await SwitchManifestAsync(db, keys, manifest, current.PublishSeq, "delta", delta.OwnerToken).ConfigureAwait(false))
         {
             await DeleteKeysAsync(db, refs.Select(r => keys.DeltaChunk(snapshotId, seq, r.Index))).ConfigureAwait(false);
             throw Conflict(keys, current.PublishSeq);
@@ -416,7 +424,17 @@ public sealed class CheckpointStore
         new($"Model '{keys.Model}' version '{keys.Version}' was published by another writer after publish {expectedSeq}; this publish was discarded.");
 
     /// <summary>The atomic step: the manifest, its per-snapshot copy and the sequence change together, and the notification goes out with them.</summary>
-    private async Task<bool> SwitchManifestAsync(IDatabase db, CheckpointKeys keys, Manifest manifest, long expectedSeq, string kind)
+    /// <summary>
+    /// Makes <paramref name="ownerToken"/> the only writer of a version: publishes that carry another
+    /// token fail with <see cref="CheckpointConflictException"/> from now on (fencing a writer that lost ownership).
+    /// </summary>
+    public Task ClaimAsync(string model, string version, string ownerToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ownerToken);
+        return Database.StringSetAsync(new CheckpointKeys(model, version).Owner, ownerToken);
+    }
+
+    private async Task<bool> SwitchManifestAsync(IDatabase db, CheckpointKeys keys, Manifest manifest, long expectedSeq, string kind, string? ownerToken)
     {
         if (BeforeSwitch is not null)
         {
@@ -428,6 +446,11 @@ public sealed class CheckpointStore
         transaction.AddCondition(expectedSeq == 0
             ? Condition.KeyNotExists(keys.PublishSeq)
             : Condition.StringEqual(keys.PublishSeq, expectedSeq));
+        if (ownerToken is not null)
+        {
+            transaction.AddCondition(Condition.StringEqual(keys.Owner, ownerToken));
+        }
+
         _ = transaction.StringSetAsync(keys.PublishSeq, manifest.PublishSeq);
         _ = transaction.StringSetAsync(keys.Manifest, bytes);
         _ = transaction.StringSetAsync(keys.SnapshotManifest(manifest.SnapshotId), bytes);
@@ -586,14 +609,20 @@ public sealed class CheckpointStore
 
     private static List<PartitionOffset> MergeOffsets(IEnumerable<PartitionOffset> current, IEnumerable<KafkaOffset> updates)
     {
-        var merged = current.ToDictionary(o => (o.Topic, o.Partition), o => o.NextOffset);
+        var merged = current.ToDictionary(o => (o.Topic, o.Partition), o => o.Clone());
         foreach (var update in updates)
         {
-            merged[(update.Topic, update.Partition)] = update.NextOffset;
+            merged[(update.Topic, update.Partition)] = new PartitionOffset
+            {
+                Topic = update.Topic,
+                Partition = update.Partition,
+                NextOffset = update.NextOffset,
+                AppliedEvents = update.AppliedEvents,
+                DeadLetteredEvents = update.DeadLetteredEvents,
+            };
         }
 
-        return [.. merged.OrderBy(p => p.Key.Topic, StringComparer.Ordinal).ThenBy(p => p.Key.Partition)
-            .Select(p => new PartitionOffset { Topic = p.Key.Topic, Partition = p.Key.Partition, NextOffset = p.Value })];
+        return [.. merged.OrderBy(p => p.Key.Topic, StringComparer.Ordinal).ThenBy(p => p.Key.Partition).Select(p => p.Value)];
     }
 
     /// <summary>The current manifest, then the latest manifests of older retained snapshots, newest first.</summary>
@@ -672,6 +701,16 @@ public sealed class CheckpointStore
         var deletes = keys.Select(key => db.ExecuteAsync("UNLINK", key)).ToArray();
         var results = await Task.WhenAll(deletes).ConfigureAwait(false);
         return results.Sum(result => (long)result);
+    }
+
+    /// <summary>
+    /// Writes lookup keys of <paramref name="model"/> at <paramref name="version"/> for the rows and top-k
+    /// lists of <paramref name="delta"/> (for writers whose chains publish with lookups turned off).
+    /// </summary>
+    public Task<int> WriteLookupsAsync(string model, string version, CheckpointDelta delta, long publishSeq)
+    {
+        ArgumentNullException.ThrowIfNull(delta);
+        return WriteLookupsAsync(Database, new CheckpointKeys(model, version), delta, publishSeq, NowMs);
     }
 
     private async Task<int> WriteLookupsAsync(IDatabase db, CheckpointKeys keys, CheckpointDelta delta, long publishSeq, long nowMs)

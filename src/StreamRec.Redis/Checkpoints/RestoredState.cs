@@ -97,7 +97,7 @@ internal sealed class RestoredState(int dimensions, bool hasBiases)
         Dimensions = manifest.Dimensions,
         EventTimeWatermarkMs = manifest.EventTimeWatermarkMs,
         CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtMs),
-        Offsets = [.. manifest.Offsets.Select(o => new KafkaOffset(o.Topic, o.Partition, o.NextOffset))],
+        Offsets = [.. manifest.Offsets.Select(o => new KafkaOffset(o.Topic, o.Partition, o.NextOffset, o.AppliedEvents, o.DeadLetteredEvents))],
         Items = _items.ToRows(),
         Users = [.. _users.OrderBy(p => p.Key).Select(p => new UserPartitionRows(p.Key, p.Value.ToRows(), _seen.GetValueOrDefault(p.Key)))
             .Concat(_seen.Keys.Except(_users.Keys).Order().Select(partition =>

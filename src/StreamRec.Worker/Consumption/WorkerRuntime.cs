@@ -277,7 +277,7 @@ public sealed partial class WorkerRuntime
                 continue;
             }
 
-            captures.Add(ShardedModel.Capture(shard, snapshot));
+            captures.Add(ShardedModel.Capture(shard, snapshot, RedisShardCheckpoints.TopKLookupsPerDelta));
             _chains[shard.Partition] = snapshot ? new ChainProgress(now, 0, shard.NextOffset) : chain with { Deltas = chain.Deltas + 1, CapturedOffset = shard.NextOffset };
         }
 

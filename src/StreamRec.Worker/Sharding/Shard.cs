@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using StreamRec.Core.Learners;
+using StreamRec.Redis.Checkpoints;
 
 namespace StreamRec.Worker.Sharding;
 
@@ -45,7 +46,11 @@ public sealed record ShardCapture(
     long EventTimeWatermarkMs,
     TableRows Users,
     IReadOnlyDictionary<string, string[]> SeenItems,
-    IReadOnlyDictionary<string, double> ScalarState);
+    IReadOnlyDictionary<string, double> ScalarState)
+{
+    /// <summary>Current top-k lists of some of the users in this capture, for lookup keys.</summary>
+    public IReadOnlyList<UserTopK> RecentTopK { get; init; } = [];
+}
 
 /// <summary>The shared items copied for publishing: touched rows (or all) and the trending state.</summary>
 public sealed record ItemsCapture(bool IsSnapshot, TableRows Items, long TrendingOriginMs, IReadOnlyDictionary<string, double> TrendingLogScores);

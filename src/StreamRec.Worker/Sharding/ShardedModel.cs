@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using StreamRec.Core.Learners;
 using StreamRec.Core.Model;
+using StreamRec.Redis.Checkpoints;
 
 namespace StreamRec.Worker.Sharding;
 
@@ -84,7 +85,9 @@ public sealed class ShardedModel
     /// Copies a shard's users touched since the last capture (or all of them for a snapshot) with its
     /// offset and counts, and starts a new version so later updates go into the next capture.
     /// </summary>
-    public static ShardCapture Capture(Shard shard, bool snapshot)
+    /// <param name="topKUsers">How many of the captured users also get their current top-k list (for lookup keys).</param>
+    /// <param name="k">Length of those lists.</param>
+    public static ShardCapture Capture(Shard shard, bool snapshot, int topKUsers = 0, int k = 10)
     {
         ArgumentNullException.ThrowIfNull(shard);
         var learner = shard.Learner;
@@ -97,9 +100,21 @@ public sealed class ShardedModel
             seen[learner.Users.Ids.IdAt(row)] = learner.SeenItemIds(row);
         }
 
+        var topK = new List<UserTopK>(Math.Min(topKUsers, rows.Count));
+        if (topKUsers > 0 && !snapshot)
+        {
+            var buffer = new ScoredItem[k];
+            for (var i = rows.Count - 1; i >= 0 && topK.Count < topKUsers; i--)
+            {
+                var userId = learner.Users.Ids.IdAt(rows[i]);
+                var count = learner.Recommend(userId, buffer, excludeSeen: true);
+                topK.Add(new UserTopK(userId, [.. buffer.Take(count).Select(item => new ScoredId(item.ItemId, item.Score))]));
+            }
+        }
+
         shard.CapturedVersion = learner.Users.AdvanceVersion();
         return new ShardCapture(shard.Partition, snapshot, shard.NextOffset, shard.AppliedEvents, shard.DeadLetteredEvents,
-            shard.EventTimeWatermarkMs, users, seen, learner.ReadScalarState());
+            shard.EventTimeWatermarkMs, users, seen, learner.ReadScalarState()) { RecentTopK = topK };
     }
 
     /// <summary>Copies the items touched since the last item capture (or all), with trending.</summary>

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using StreamRec.Core.Learners;
+using StreamRec.IntegrationTests.Infrastructure;
+using StreamRec.Kafka;
+using StreamRec.Kafka.Embedded;
+using StreamRec.Redis.Checkpoints;
+using StreamRec.Worker.Checkpointing;
+using StreamRec.Worker.Consumption;
+using StreamRec.Worker.Hosting;
+
+namespace StreamRec.IntegrationTests.Worker;
+
+/// <summary>The worker on the embedded Kafka with its checkpoints in real Redis.</summary>
+[TestFixture]
+public sealed class RedisWorkerTests
+{
+    private const int Partitions = 8;
+    private EmbeddedKafkaCluster _kafka = null!;
+    private RedisTestScope _redis = null!;
+
+    [SetUp]
+    public async Task Start()
+    {
+        _kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        _kafka.CreateTopic("clicks", Partitions);
+        _redis = await TestRedis.CreateScope();
+        _kafka.CreateTopic($"{_redis.Namespace}.dead-letter", 1);
+    }
+
+    [TearDown]
+    public async Task Stop()
+    {
+        _kafka.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    private WorkerOptions Options() => new()
+    {
+        Kafka = new KafkaSettings
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
+        },
+        Topics = ["clicks"],
+        Model = _redis.Namespace,
+        RedisEndpoint = _redis.Server.Endpoint,
+        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
+        DeltaInterval = TimeSpan.FromMilliseconds(200),
+        MaxBatchSize = 200,
+    };
+
+    private RedisShardCheckpoints Store(WorkerOptions options) =>
+        new(_redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, options.ModelVersion, "isgd", new Dictionary<string, string>());
+
+    private async Task<(long Applied, long DeadLettered)> PersistedAsync(string version = "v1")
+    {
+        var store = new CheckpointStore(_redis.Connection);
+        long applied = 0, deadLettered = 0;
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            var manifest = await store.GetManifestAsync(_redis.Namespace, CheckpointKeys.ChainVersion(version, $"clicks--{partition}"));
+            applied += manifest?.Offsets.Sum(o => o.AppliedEvents) ?? 0;
+            deadLettered += manifest?.Offsets.Sum(o => o.DeadLetteredEvents) ?? 0;
+        }
+
+        return (applied, deadLettered);
+    }
+
+    private long PersistedTotal()
+    {
+        var (applied, deadLettered) = PersistedAsync().GetAwaiter().GetResult();
+        return applied + deadLettered;
+    }
+
+    [Test]
+    public async Task WorkerOnRedis_CountsEveryEventOnce_AndRestoresItsShardsAfterARestart()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 3_000, seed: 1, garbageShare: 0.01);
+        var options = Options();
+        using (var stop = new CancellationTokenSource())
+        {
+            var first = new WorkerRuntime(options, Store(options), NullLogger.Instance);
+            var running = first.RunAsync(stop.Token);
+            Eventually.Until(() => PersistedTotal() == producer.Good + producer.Bad, TimeSpan.FromSeconds(60), "first batch checkpointed");
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        producer.ProducePlanted("clicks", 2_000, seed: 2, garbageShare: 0.01);
+        using (var stop = new CancellationTokenSource())
+        {
+            var second = new WorkerRuntime(options, Store(options), NullLogger.Instance);
+            var running = second.RunAsync(stop.Token);
+            Eventually.Until(() => PersistedTotal() >= producer.Good + producer.Bad, TimeSpan.FromSeconds(60), "second batch checkpointed");
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var (applied, deadLettered) = await PersistedAsync();
+        Assert.That(applied, Is.EqualTo(producer.Good));
+        Assert.That(deadLettered, Is.EqualTo(producer.Bad));
+        Assert.That(await _redis.Database.SetLengthAsync(CheckpointKeys.Chains(_redis.Namespace, "v1")), Is.EqualTo(Partitions + 1), "a chain per partition plus the items");
+        Assert.That((string?)await _redis.Database.StringGetAsync(CheckpointKeys.Active(_redis.Namespace)), Is.EqualTo("v1"));
+    }
+
+    [Test]
+    public async Task KillingOneOfTwoWorkersOnRedis_LosesNothingAndCountsNothingTwice()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        var options = Options();
+        var survivor = new WorkerRuntime(options, Store(options), NullLogger.Instance);
+        var victim = new WorkerRuntime(options, Store(options), NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var survivorRun = survivor.RunAsync(stop.Token);
+        var victimRun = victim.RunAsync(stop.Token);
+        Eventually.Until(() => survivor.Status.Shards > 0 && victim.Status.Shards > 0, TimeSpan.FromSeconds(30), "both workers own partitions");
+
+        producer.ProducePlanted("clicks", 3_000, seed: 1);
+        Eventually.Until(() => victim.Status.AppliedEvents > 300, TimeSpan.FromSeconds(30), "the victim has applied events");
+        victim.Abort();
+        await victimRun.WaitAsync(TimeSpan.FromSeconds(30));
+        producer.ProducePlanted("clicks", 2_000, seed: 2);
+
+        Eventually.Until(() => survivor.Status.Shards == Partitions, TimeSpan.FromSeconds(30), "the survivor owns every partition");
+        Eventually.Until(() => PersistedTotal() >= 5_000, TimeSpan.FromSeconds(60), "every event checkpointed");
+        await stop.CancelAsync();
+        await survivorRun.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(PersistedTotal(), Is.EqualTo(5_000), "no loss, no double count");
+    }
+}
