@@ -21,8 +21,8 @@ public sealed class PrequentialEvaluator
     private readonly long _startTimestamp;
 
     // Candidates beyond k let the evaluator drop seen items the model let through, and see
-    // whether the held item's tie group runs past position k.
-    private readonly ScoredItem[] _candidates;
+    // whether the held item's tie group runs past position k. Grows (rarely) when leaks eat the slack.
+    private ScoredItem[] _candidates;
     private readonly HashSet<string> _itemsSeen = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _userHistory = new(StringComparer.Ordinal);
     private readonly HashSet<string> _itemsRecommended = new(StringComparer.Ordinal);
@@ -55,7 +55,7 @@ public sealed class PrequentialEvaluator
         _options = options;
         _time = time ?? TimeProvider.System;
         _startTimestamp = _time.GetTimestamp();
-        _candidates = new ScoredItem[options.K * 2];
+        _candidates = new ScoredItem[(options.K * 2) + 1];
         _rankingWindow = new RankingWindow(options.Window);
         _ratingWindow = new ErrorWindow(options.Window);
     }
@@ -137,21 +137,36 @@ public sealed class PrequentialEvaluator
     private void Rank(in Interaction interaction, HashSet<string>? history)
     {
         bool knownUser = _model.KnowsUser(interaction.UserId);
-        int written = _model.Recommend(interaction.UserId, _candidates, _options.ExcludeSeen);
-        written = Math.Clamp(written, 0, _candidates.Length);
-        bool listMayContinue = written == _candidates.Length;
-
-        // Compact the list in place: drop the user's earlier items, keep the model's order.
-        int kept = 0;
-        for (int i = 0; i < written; i++)
+        int kept;
+        bool listMayContinue;
+        while (true)
         {
-            var candidate = _candidates[i];
-            if (_options.ExcludeSeen && history is not null && history.Contains(candidate.ItemId))
+            int written = Math.Clamp(_model.Recommend(interaction.UserId, _candidates, _options.ExcludeSeen), 0, _candidates.Length);
+            listMayContinue = written == _candidates.Length;
+
+            // Compact the list in place: drop the user's earlier items, keep the model's order.
+            kept = 0;
+            for (int i = 0; i < written; i++)
             {
-                continue;
+                var candidate = _candidates[i];
+                if (_options.ExcludeSeen && history is not null && history.Contains(candidate.ItemId))
+                {
+                    continue;
+                }
+
+                _candidates[kept++] = candidate;
             }
 
-            _candidates[kept++] = candidate;
+            // k + 1 visible items settle whether the k-th ties with what follows. When the model let
+            // earlier items through and they ate the slack, ask again for a longer list; once the
+            // buffer exceeds k + 1 + history, a full list always leaves k + 1 items.
+            int enough = _options.K + 1 + (history?.Count ?? 0);
+            if (!listMayContinue || kept > _options.K || _candidates.Length >= enough)
+            {
+                break;
+            }
+
+            _candidates = new ScoredItem[Math.Min(enough, _candidates.Length * 2)];
         }
 
         int listed = Math.Min(kept, _options.K);
@@ -308,8 +323,8 @@ public sealed class PrequentialEvaluator
     /// <summary>Ranking outcomes of the last N ranked events, kept in a ring with running sums.</summary>
     private sealed class RankingWindow(int capacity)
     {
-        private readonly float[] _gain = new float[capacity];
-        private readonly float[] _reciprocal = new float[capacity];
+        private readonly double[] _gain = new double[capacity];
+        private readonly double[] _reciprocal = new double[capacity];
         private int _next;
         private int _count;
         private long _hits;
@@ -329,11 +344,11 @@ public sealed class PrequentialEvaluator
                 _count++;
             }
 
-            _gain[_next] = (float)gain;
-            _reciprocal[_next] = (float)reciprocal;
+            _gain[_next] = gain;
+            _reciprocal[_next] = reciprocal;
             _hits += hit ? 1 : 0;
-            _gainSum += (float)gain;
-            _reciprocalSum += (float)reciprocal;
+            _gainSum += gain;
+            _reciprocalSum += reciprocal;
             _next = (_next + 1) % _gain.Length;
         }
 
