@@ -1,0 +1,39 @@
+namespace StreamRec.Cli.Commands;
+
+/// <summary>Exit codes shared by the data commands.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>Bad arguments or bad input; the message names the option or file:line.</summary>
+    public const int BadInput = 2;
+}
+
+/// <summary>Turns duration text such as 90s, 30m, 6h, 7d or 1.00:00:00 into a <see cref="TimeSpan"/>.</summary>
+internal static class DurationText
+{
+    public static bool TryParse(string text, out TimeSpan duration)
+    {
+        text = text.Trim();
+        duration = default;
+        if (text.Length >= 2 && double.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double amount)
+            && double.IsFinite(amount) && amount > 0)
+        {
+            double? seconds = char.ToLowerInvariant(text[^1]) switch
+            {
+                's' => amount,
+                'm' => amount * 60,
+                'h' => amount * 3_600,
+                'd' => amount * 86_400,
+                _ => null,
+            };
+            if (seconds is { } s)
+            {
+                duration = TimeSpan.FromSeconds(s);
+                return true;
+            }
+        }
+
+        return TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out duration) && duration > TimeSpan.Zero;
+    }
+}
