@@ -10,7 +10,8 @@ public static class StreamRecCommandLine
     {
         var root = new RootCommand("StreamRec: a real-time recommender that learns from a Kafka clickstream.")
         {
-            SmokeCommand.Create(),
+            GenerateCommand.Create(),
+            EvalCommand.Create(),
         };
         return root;
     }
