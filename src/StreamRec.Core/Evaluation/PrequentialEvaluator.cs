@@ -278,7 +278,7 @@ public sealed class PrequentialEvaluator
             KnownUsers = _known.ToMetrics(),
             ColdStart = _cold.ToMetrics(),
             WindowRanking = _rankingWindow.ToMetrics(),
-            Coverage = _itemsSeen.Count > 0 ? (double)_itemsRecommended.Count / _itemsSeen.Count : null,
+            Coverage = _options.EvaluateRanking && _itemsSeen.Count > 0 ? (double)_itemsRecommended.Count / _itemsSeen.Count : null,
             DistinctItemsRecommended = _itemsRecommended.Count,
             DistinctItemsSeen = _itemsSeen.Count,
             Ratings = _ratings.ToMetrics(),

@@ -62,7 +62,7 @@ public sealed record PrequentialResult
     /// <summary>Ranking quality over the last <see cref="PrequentialOptions.Window"/> ranked events.</summary>
     public required RankingMetrics WindowRanking { get; init; }
 
-    /// <summary>Distinct items recommended / distinct items seen in the stream; null before any item.</summary>
+    /// <summary>Distinct items recommended / distinct items seen in the stream; null before any item or without ranking.</summary>
     public required double? Coverage { get; init; }
 
     /// <summary>Distinct items that appeared in any recommended top-k list.</summary>
