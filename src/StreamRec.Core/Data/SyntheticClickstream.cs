@@ -17,11 +17,15 @@ public sealed class SyntheticClickstream : IEnumerable<Interaction>
 {
     private readonly SyntheticClickstreamOptions _options;
 
+    // Cluster membership and popularity tables; read-only once built, shared by enumerations.
+    private readonly Layout _layout;
+
     public SyntheticClickstream(SyntheticClickstreamOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _layout = new Layout(options);
     }
 
     /// <summary>The options this stream was built from.</summary>
@@ -34,13 +38,13 @@ public sealed class SyntheticClickstream : IEnumerable<Interaction>
     public int InitialClusterOfUser(string userId)
     {
         int user = int.Parse(userId.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture);
-        return new Layout(_options).UserClusters[user];
+        return _layout.UserClusters[user];
     }
 
     public IEnumerator<Interaction> GetEnumerator()
     {
         var options = _options;
-        var layout = new Layout(options);
+        var layout = _layout;
         var random = new Random(options.Seed);
         var itemIds = new string[options.Items];
         var userIds = new string[options.Users];

@@ -225,6 +225,30 @@ public class PrequentialEvaluatorTests
     }
 
     [Test]
+    public void EventsOfKnownUsersAndItemsAllocateNothing()
+    {
+        // With repeats ranked, every event takes the full path: list, rank, rating, learn.
+        var model = new ScriptedRecommender(ScriptedRecommender.Ranked("a", "b", "c")) { Prediction = 3 };
+        var evaluator = new PrequentialEvaluator(model, new PrequentialOptions { K = 2, SampleEvery = int.MaxValue, ExcludeSeen = false });
+        var warmUp = new[] { Click("u1", "a"), Click("u2", "b"), Click("u3", "c") };
+        var repeat = Rate("u1", "b", 4);
+        foreach (var e in warmUp)
+        {
+            evaluator.Process(e);
+        }
+
+        model.Learned.Capacity = 1_000;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            evaluator.Process(repeat);
+            evaluator.Process(warmUp[1]);
+        }
+
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    [Test]
     public void InvalidOptionsAreRejected()
     {
         Assert.Throws<ArgumentException>(() => new PrequentialEvaluator(new ScriptedRecommender(), new PrequentialOptions { K = 0 }));
