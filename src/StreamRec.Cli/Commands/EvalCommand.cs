@@ -36,11 +36,12 @@ internal static class EvalCommand
         var freezeAfter = new Option<long?>("--freeze-after") { Description = "Stop learning after this many events (testing goes on): the frozen baseline for drift." };
         var metrics = new Option<string>("--metrics") { Description = "ranking, rating or both.", DefaultValueFactory = _ => "both" };
         var ties = new Option<string>("--ties") { Description = "pessimistic (the held item ranks last among equal scores) or model (the model's order).", DefaultValueFactory = _ => "pessimistic" };
+        var includeSeen = new Option<bool>("--include-seen") { Description = "Rank the user's earlier items too, and rank repeat events (for re-consumption streams)." };
         var report = new Option<FileInfo?>("--report") { Description = "Write the full result as JSON to this file." };
 
         var command = new Command("eval", "Prequential (test-then-train) evaluation of a learner on an event file.")
         {
-            input, format, learner, dims, learningRate, l2, negatives, halfLife, seed, k, minValue, sort, skipBad, window, sampleEvery, freezeAfter, metrics, ties, report,
+            input, format, learner, dims, learningRate, l2, negatives, halfLife, seed, k, minValue, sort, skipBad, window, sampleEvery, freezeAfter, metrics, ties, includeSeen, report,
         };
 
         command.SetAction((parseResult, cancellationToken) =>
@@ -108,6 +109,7 @@ internal static class EvalCommand
                 SampleEvery = parseResult.GetValue(sampleEvery),
                 MinValue = parseResult.GetValue(minValue),
                 FreezeAfter = parseResult.GetValue(freezeAfter),
+                ExcludeSeen = !parseResult.GetValue(includeSeen),
                 EvaluateRanking = metricsValue is "ranking" or "both",
                 EvaluateRatings = metricsValue is "rating" or "both",
                 TieBreaking = tiesValue == "model" ? TieBreaking.ModelOrder : TieBreaking.Pessimistic,

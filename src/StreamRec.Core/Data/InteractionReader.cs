@@ -76,7 +76,7 @@ public static class InteractionReader
             {
                 interaction = format switch
                 {
-                    InputFormat.MovieLens => ParseMovieLens(line, '\t'),
+                    InputFormat.MovieLens => ParseMovieLens(line),
                     InputFormat.MovieLens1M => ParseMovieLens1M(line),
                     InputFormat.Csv => ParseCsv(line, csvColumns!),
                     InputFormat.JsonLines => ParseJson(line),
@@ -204,12 +204,11 @@ public static class InteractionReader
     // a framing error, and the bound keeps a corrupt prefix from asking for gigabytes.
     private const int MaxProtoRecordBytes = 1 << 20;
 
-    private static Interaction ParseMovieLens(string line, char separator)
-    {
-        // u.data is tab-separated; other whitespace is accepted for hand-edited copies.
-        var fields = line.Split(separator == '\t' ? ['\t', ' '] : [separator], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return FromMovieLensFields(fields);
-    }
+    // u.data is tab-separated; spaces are accepted too, for hand-edited copies.
+    private static Interaction ParseMovieLens(string line) =>
+        FromMovieLensFields(line.Split(MovieLensSeparators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    private static readonly char[] MovieLensSeparators = ['\t', ' '];
 
     private static Interaction ParseMovieLens1M(string line) =>
         FromMovieLensFields(line.Split("::", StringSplitOptions.TrimEntries));

@@ -119,14 +119,20 @@ public sealed class PrequentialEvaluator
             _learned++;
         }
 
-        _itemsSeen.Add(interaction.ItemId);
+        // Histories hold the first instance of each item id, not one string per event.
+        if (!_itemsSeen.TryGetValue(interaction.ItemId, out string? itemId))
+        {
+            itemId = interaction.ItemId;
+            _itemsSeen.Add(itemId);
+        }
+
         if (history is null)
         {
             history = new HashSet<string>(StringComparer.Ordinal);
             _userHistory.Add(interaction.UserId, history);
         }
 
-        history.Add(interaction.ItemId);
+        history.Add(itemId);
 
         if (_processed % _options.SampleEvery == 0)
         {

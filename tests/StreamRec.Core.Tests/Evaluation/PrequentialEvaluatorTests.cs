@@ -97,6 +97,16 @@ public class PrequentialEvaluatorTests
     }
 
     [Test]
+    public void WithoutExclusionRepeatsAreRankedAndCanHit()
+    {
+        var model = new ScriptedRecommender(ScriptedRecommender.Ranked("a"));
+
+        var result = PrequentialEvaluator.Run(model, [Click("u1", "a"), Click("u1", "a")], new PrequentialOptions { ExcludeSeen = false });
+
+        Assert.That((result.Ranking.Evaluated, result.Ranking.Hits, result.RepeatsNotRanked), Is.EqualTo((2L, 1L, 0L)));
+    }
+
+    [Test]
     public void ModelIsAskedToExcludeSeenItemsByDefault()
     {
         var model = new ExcludeSeenProbe();
