@@ -176,6 +176,21 @@ public class DataCommandsTests
     }
 
     [Test]
+    public async Task UnavailableLearnerExitsWithCodeTwoNamingTheOption()
+    {
+        string events = PathOf("events.csv");
+        await CommandLineRunner.RunAsync("generate", "--events", "10", "--output", events);
+
+        var (exitCode, _, error) = await CommandLineRunner.RunAsync("eval", "--input", events, "--learner", "nosuch");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(error, Does.StartWith("--learner:"));
+        }
+    }
+
+    [Test]
     public void EvalParsesItsOptions()
     {
         var parseResult = StreamRecCommandLine.Build().Parse(["eval", "--input", "x.csv", "--learner", "bpr", "--dims", "16", "--lr", "0.05", "--half-life", "7d", "--sort", "--freeze-after", "100"]);

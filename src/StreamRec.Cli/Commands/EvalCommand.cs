@@ -26,7 +26,7 @@ internal static class EvalCommand
         var l2 = new Option<float?>("--l2") { Description = "L2 regularisation (default: the learner's)." };
         var negatives = new Option<int?>("--negatives") { Description = "Negative samples per positive (default: the learner's)." };
         var halfLife = new Option<string?>("--half-life") { Description = "Popularity decay half-life on event time, e.g. 6h, 7d, 90m (default: the learner's)." };
-        var seed = new Option<int?>("--seed") { Description = "Random seed of the learner (default: the learner's)." };
+        var seed = new Option<ulong?>("--seed") { Description = "Random seed of the learner (default: the learner's)." };
         var k = new Option<int>("--k") { Description = "Length of the recommended list.", DefaultValueFactory = _ => evaluationDefaults.K };
         var minValue = new Option<float?>("--min-value") { Description = "Positive-only: keep only events with value >= this (e.g. 5 for 5-star ratings)." };
         var sort = new Option<bool>("--sort") { Description = "Stable-sort the input by event time first (ties keep file order); loads the file into memory." };
@@ -130,7 +130,7 @@ internal static class EvalCommand
             }
             catch (ArgumentException ex)
             {
-                return Task.FromResult(Fail(ex.Message.Split(" (Parameter")[0]));
+                return Task.FromResult(Fail($"{EvalLearners.OptionFor(ex.ParamName)}: {ex.Message.Split(" (Parameter")[0]}"));
             }
 
             var run = new EvalRun(

@@ -16,6 +16,21 @@ internal static class EvalLearners
     public static IOnlineRecommender Create(LearnerSettings settings) => settings.Learner switch
     {
         "popularity" => new InterimPopularityRecommender(),
-        _ => throw new ArgumentException($"--learner: '{settings.Learner}' is not available in this build (available: popularity).", nameof(settings)),
+        _ => throw new ArgumentException($"'{settings.Learner}' is not available in this build (available: popularity).", "Learner"),
+    };
+
+    /// <summary>
+    /// The command-line option behind a learner option's property name, so an error thrown while
+    /// building the learner names what the user typed.
+    /// </summary>
+    public static string OptionFor(string? parameterName) => parameterName switch
+    {
+        "Dimensions" => "--dims",
+        "LearningRate" => "--lr",
+        "L2" => "--l2",
+        "Negatives" => "--negatives",
+        "TrendingHalfLifeHours" or "HalfLife" => "--half-life",
+        "Seed" => "--seed",
+        _ => "--learner",
     };
 }

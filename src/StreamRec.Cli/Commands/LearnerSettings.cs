@@ -18,4 +18,4 @@ internal sealed record LearnerSettings(
     float? L2 = null,
     int? Negatives = null,
     TimeSpan? HalfLife = null,
-    int? Seed = null);
+    ulong? Seed = null);
