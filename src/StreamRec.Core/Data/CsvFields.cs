@@ -6,8 +6,14 @@ namespace StreamRec.Core.Data;
 internal static class CsvFields
 {
     /// <summary>Splits one line; a field wrapped in double quotes may hold commas and doubled quotes.</summary>
-    public static List<string> Split(string line)
+    public static IReadOnlyList<string> Split(string line)
     {
+        // Most lines hold no quotes: one Split, no per-character work.
+        if (!line.Contains('"', StringComparison.Ordinal))
+        {
+            return line.Split(',');
+        }
+
         var fields = new List<string>(5);
         var current = new StringBuilder();
         bool inQuotes = false;
