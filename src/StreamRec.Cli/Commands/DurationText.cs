@@ -1,14 +1,5 @@
 namespace StreamRec.Cli.Commands;
 
-/// <summary>Exit codes shared by the data commands.</summary>
-internal static class ExitCodes
-{
-    public const int Ok = 0;
-
-    /// <summary>Bad arguments or bad input; the message names the option or file:line.</summary>
-    public const int BadInput = 2;
-}
-
 /// <summary>Turns duration text such as 90s, 30m, 6h, 7d or 1.00:00:00 into a <see cref="TimeSpan"/>.</summary>
 internal static class DurationText
 {
