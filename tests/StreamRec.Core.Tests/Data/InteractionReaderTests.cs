@@ -1,6 +1,5 @@
 using System.Text;
 using Google.Protobuf;
-using NUnit.Framework;
 using StreamRec.Contracts.V1;
 using StreamRec.Core.Data;
 using StreamRec.Core.Model;

@@ -1,4 +1,3 @@
-using NUnit.Framework;
 using StreamRec.Core.Data;
 using StreamRec.Core.Evaluation;
 using StreamRec.Core.Model;

@@ -1,4 +1,3 @@
-using NUnit.Framework;
 using StreamRec.Contracts.V1;
 using StreamRec.Core.Evaluation;
 using StreamRec.Core.Model;
