@@ -181,7 +181,8 @@ internal static class EvalCommand
         using var file = new FileStream(run.InputPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         var evaluator = new PrequentialEvaluator(model, run.Evaluation);
         long nextCheck = 0;
-        long lastReport = Stopwatch.GetTimestamp();
+        long started = Stopwatch.GetTimestamp();
+        long lastReport = started;
         long eventsRead = 0;
         foreach (var interaction in InteractionReader.Read(file, run.Format, run.Reader, statistics))
         {
@@ -198,7 +199,7 @@ internal static class EvalCommand
             {
                 lastReport = Stopwatch.GetTimestamp();
                 var recall = evaluator.WindowRecall;
-                progress.WriteLine($"eval: {eventsRead:N0} events, {file.Position * 100.0 / Math.Max(1, file.Length):F0}% of input, window recall@{run.Evaluation.K} {(recall is { } r ? r.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-")}");
+                progress.WriteLine($"eval: {eventsRead:N0} events ({eventsRead / Stopwatch.GetElapsedTime(started).TotalSeconds:N0}/s), {file.Position * 100.0 / Math.Max(1, file.Length):F0}% of input, window recall@{run.Evaluation.K} {(recall is { } r ? r.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-")}");
             }
         }
 

@@ -284,9 +284,12 @@ public static class InteractionReader
                         };
                         break;
                     case "value":
-                        value = property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetSingle(out float v)
-                            ? v
-                            : throw new RecordException("'value' must be a number");
+                        value = property.Value.ValueKind switch
+                        {
+                            JsonValueKind.Null => 0f,
+                            JsonValueKind.Number when property.Value.TryGetSingle(out float v) && float.IsFinite(v) => v,
+                            _ => throw new RecordException("'value' must be a finite number or null"),
+                        };
                         break;
                     case "timestamp" or "eventTimeMs" or "event_time_ms":
                         time = property.Value.ValueKind switch

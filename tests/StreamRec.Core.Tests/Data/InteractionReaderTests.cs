@@ -82,6 +82,14 @@ public class InteractionReaderTests
     }
 
     [Test]
+    public void JsonNullValueMeansNoWeight()
+    {
+        var events = ReadText("{\"user\":\"u\",\"item\":\"i\",\"type\":\"view\",\"value\":null,\"timestamp\":1}\n", InputFormat.JsonLines);
+
+        Assert.That(events.Single().Value, Is.Zero);
+    }
+
+    [Test]
     public void MalformedLineErrorNamesFileAndLine()
     {
         var error = Assert.Throws<InteractionFormatException>(() => ReadText("1\t2\t3\t4\n\n1\t2\tthree\t4\n", InputFormat.MovieLens));
