@@ -12,6 +12,8 @@ public static class StreamRecCommandLine
         var root = new RootCommand("StreamRec: a real-time recommender that learns from a Kafka clickstream.")
         {
             SmokeCommand.Create(),
+            GenerateCommand.Create(),
+            EvalCommand.Create(),
             CheckpointCommand.Create(),
         };
         return root;
