@@ -308,7 +308,9 @@ public sealed class CheckpointStore
     {
         var keys = new CheckpointKeys(model, version);
         var db = Database;
-        if (await ReadManifestAsync(db, keys.Manifest).ConfigureAwait(false) is null)
+        // A version is one chain (its own manifest) or, from a sharded writer, a set of chains.
+        if (await ReadManifestAsync(db, keys.Manifest).ConfigureAwait(false) is null
+            && await db.SetLengthAsync(CheckpointKeys.Chains(model, version)).ConfigureAwait(false) == 0)
         {
             throw new CheckpointNotFoundException($"Model '{model}' version '{version}' has no published manifest; publish a snapshot before promoting it.");
         }
