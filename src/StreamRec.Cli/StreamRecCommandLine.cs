@@ -15,6 +15,9 @@ public static class StreamRecCommandLine
             GenerateCommand.Create(),
             EvalCommand.Create(),
             CheckpointCommand.Create(),
+            WorkerCommand.Create(),
+            ProduceCommand.Create(),
+            ModelCommand.Create(),
         };
         return root;
     }

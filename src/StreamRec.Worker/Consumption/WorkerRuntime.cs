@@ -46,6 +46,7 @@ public sealed partial class WorkerRuntime
     private DeadLetterPublisher? _deadLetters;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private readonly CancellationTokenSource _abort = new();
+    private readonly Dictionary<TopicPartition, long> _replayStops = [];
     private volatile bool _ready;
     private bool _paused;
     private long _eventsSeen;
@@ -120,7 +121,11 @@ public sealed partial class WorkerRuntime
         _consumer = BuildConsumer();
         try
         {
-            if (_options.Topics.Count > 0)
+            if (_options.Replay is { } replay)
+            {
+                AssignForReplay(replay);
+            }
+            else if (_options.Topics.Count > 0)
             {
                 _consumer.Subscribe(_options.Topics);
             }
@@ -152,7 +157,7 @@ public sealed partial class WorkerRuntime
         var consumer = _consumer!;
         var nextCheckpoint = _clock.GetTimestamp();
         var nextLag = _clock.GetTimestamp();
-        while (!stoppingToken.IsCancellationRequested)
+        while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
         {
             var result = Consume(consumer, _pollTimeout);
             for (var taken = 0; result is not null; taken++)
@@ -196,6 +201,13 @@ public sealed partial class WorkerRuntime
         if (!_model.TryGetShard(result.TopicPartition, out var shard) || result.Offset.Value < shard.NextOffset)
         {
             // Not ours any more (fenced), or already contained in the restored state.
+            return;
+        }
+
+        if (_replayStops.TryGetValue(result.TopicPartition, out var stop) && result.Offset.Value >= stop)
+        {
+            // Past the backfill's end: not part of this version.
+            _consumer!.Pause([result.TopicPartition]);
             return;
         }
 
@@ -404,11 +416,104 @@ public sealed partial class WorkerRuntime
         _metrics.TableEvictions.WithLabels("users").Set(shards.Sum(s => s.Learner.Users.Ids.EvictionCount));
     }
 
+    /// <summary>
+    /// Assigns every partition of the topics by hand for a backfill: each shard resumes from its own
+    /// chain when a previous run of this backfill published one, else starts where Replay:From says;
+    /// each stops where Replay:Until says.
+    /// </summary>
+    private void AssignForReplay(ReplayOptions replay)
+    {
+        var consumer = _consumer!;
+        var timeout = TimeSpan.FromSeconds(30);
+        using var admin = new AdminClientBuilder(_options.Kafka.ApplyTo(new AdminClientConfig())).Build();
+        var metadata = admin.GetMetadata(timeout);
+        var partitions = new List<TopicPartition>();
+        foreach (var topic in _options.Topics)
+        {
+            var described = metadata.Topics.SingleOrDefault(t => t.Topic == topic);
+            if (described is null || described.Error.IsError || described.Partitions.Count == 0)
+            {
+                throw new InvalidOperationException($"Replay topic '{topic}' does not exist at {_options.Kafka.BootstrapServers} ({described?.Error.Reason ?? "not in metadata"}).");
+            }
+
+            partitions.AddRange(described.Partitions.Select(p => new TopicPartition(topic, p.PartitionId)));
+        }
+
+        var starts = ReplayStarts(replay, partitions, consumer, timeout);
+        var untilTime = replay.Until == "caught-up" ? (DateTimeOffset?)null : ReplayUntil(replay);
+        var untilOffsets = untilTime is { } until
+            ? consumer.OffsetsForTimes(partitions.Select(p => new TopicPartitionTimestamp(p, new Timestamp(until))), timeout).ToDictionary(o => o.TopicPartition, o => o.Offset.Value)
+            : [];
+        var assignment = new List<TopicPartitionOffset>();
+        foreach (var partition in partitions)
+        {
+            var watermarks = consumer.QueryWatermarkOffsets(partition, timeout);
+            _replayStops[partition] = untilOffsets.TryGetValue(partition, out var stop) && stop >= 0 ? stop : watermarks.High.Value;
+            var restored = WithRetries($"restore {partition}", () => _store.ClaimAndRestoreShardAsync(partition, ReplicaId, CancellationToken.None), CancellationToken.None);
+            var shard = _model.Assign(partition, restored);
+            if (restored is null)
+            {
+                var start = starts.GetValueOrDefault(partition, Offset.Beginning);
+                shard.NextOffset = start == Offset.Beginning ? watermarks.Low.Value : start == Offset.End ? watermarks.High.Value : start.Value;
+            }
+
+            assignment.Add(new TopicPartitionOffset(partition, new Offset(shard.NextOffset)));
+            LogAssigned(_logger, partition.ToString(), $"replay from offset {shard.NextOffset} to {_replayStops[partition]}");
+        }
+
+        consumer.Assign(assignment);
+    }
+
+    private static Dictionary<TopicPartition, Offset> ReplayStarts(ReplayOptions replay, List<TopicPartition> partitions, IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout)
+    {
+        if (replay.From == "earliest")
+        {
+            return [];
+        }
+
+        if (ReplayOptions.TryParseTime(replay.From, out var from))
+        {
+            return consumer.OffsetsForTimes(partitions.Select(p => new TopicPartitionTimestamp(p, new Timestamp(from))), timeout)
+                .ToDictionary(o => o.TopicPartition, o => o.Offset.Value < 0 ? Offset.End : o.Offset);
+        }
+
+        // An offsets file: "topic,partition,offset" per line; partitions it leaves out start at the earliest offset.
+        var starts = new Dictionary<TopicPartition, Offset>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(replay.From))
+        {
+            lineNumber++;
+            var fields = line.Split(',', StringSplitOptions.TrimEntries);
+            if (line.Trim().Length == 0 || line.TrimStart().StartsWith('#'))
+            {
+                continue;
+            }
+
+            if (fields.Length != 3 || !int.TryParse(fields[1], System.Globalization.CultureInfo.InvariantCulture, out var partition)
+                || !long.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var offset) || offset < 0)
+            {
+                throw new FormatException($"{replay.From}:{lineNumber}: expected 'topic,partition,offset', got '{line}'.");
+            }
+
+            starts[new TopicPartition(fields[0], partition)] = new Offset(offset);
+        }
+
+        return starts;
+    }
+
+    private static DateTimeOffset ReplayUntil(ReplayOptions replay) =>
+        ReplayOptions.TryParseTime(replay.Until, out var until) ? until : throw new FormatException($"Replay:Until '{replay.Until}' is not a time.");
+
+    /// <summary>A backfill is finished when every partition reached its stop offset.</summary>
+    private bool ReplayFinished() =>
+        _replayStops.Count > 0 && _replayStops.All(stop => _model.TryGetShard(stop.Key, out var shard) && shard.NextOffset >= stop.Value);
+
     private IConsumer<byte[]?, byte[]?> BuildConsumer()
     {
         var config = _options.Kafka.ApplyTo(new ConsumerConfig
         {
-            GroupId = _options.ResolvedGroupId,
+            // A backfill assigns partitions itself and never commits; its group id only names it.
+            GroupId = _options.Replay is null ? _options.ResolvedGroupId : $"{_options.ResolvedGroupId}-replay-{_options.ModelVersion}",
             ClientId = ReplicaId,
             EnableAutoCommit = false,
             EnableAutoOffsetStore = false,
