@@ -75,11 +75,9 @@ public sealed class BprLearner : FactorLearner
         float biasL2 = Resolved.BiasL2;
 
         int userEntry = gradients.Add(Users, example.UserRow);
-        Span<float> userGradient = gradients.Vector(userEntry);
-        TensorPrimitives.Multiply(user, l2, userGradient);
+        Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
         int positiveEntry = gradients.Add(Items, example.ItemRow);
-        Span<float> positiveGradient = gradients.Vector(positiveEntry);
-        TensorPrimitives.Multiply(positive, l2, positiveGradient);
+        Span<float> positiveGradient = gradients.StartWithL2(positiveEntry, positive, l2);
         gradients.Bias(positiveEntry) = biasL2 * positiveBias;
 
         for (int n = 0; n < _negatives; n++)
@@ -106,8 +104,7 @@ public sealed class BprLearner : FactorLearner
             gradients.Bias(positiveEntry) += lossGradient;
 
             int negativeEntry = gradients.Add(Items, negativeRow);
-            Span<float> negativeGradient = gradients.Vector(negativeEntry);
-            TensorPrimitives.Multiply(negative, l2, negativeGradient);
+            Span<float> negativeGradient = gradients.StartWithL2(negativeEntry, negative, l2);
             TensorPrimitives.MultiplyAdd(user, -lossGradient, negativeGradient, negativeGradient);
             gradients.Bias(negativeEntry) = -lossGradient + (biasL2 * negativeBias);
         }
