@@ -11,6 +11,8 @@ namespace StreamRec.Benchmarks;
 /// events, so the reported time and allocation are per event.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
+[MinColumn]
 public class LearnerUpdateBenchmarks
 {
     private const int EventsPerInvoke = 4096;

@@ -9,6 +9,8 @@ namespace StreamRec.Benchmarks;
 /// over the same matrix (the baseline, so the ratio column is the overhead of selection and exclusion).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
+[MinColumn]
 public class TopKBenchmarks
 {
     private const int ItemCount = 100_000;

@@ -77,9 +77,10 @@ public sealed class BprLearner : FactorLearner
         int userEntry = gradients.Add(Users, example.UserRow);
         Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
         int positiveEntry = gradients.Add(Items, example.ItemRow);
-        Span<float> positiveGradient = gradients.StartWithL2(positiveEntry, positive, l2);
-        gradients.Bias(positiveEntry) = biasL2 * positiveBias;
 
+        // Σ_n of the loss gradients: the positive's terms (-Σg·u for i, -Σg·i for u) are added once
+        // after the loop instead of once per negative.
+        float lossGradientSum = 0f;
         for (int n = 0; n < _negatives; n++)
         {
             int negativeRow = SampleNegative(example.ItemRow);
@@ -98,17 +99,18 @@ public sealed class BprLearner : FactorLearner
                 return false;
             }
 
-            TensorPrimitives.MultiplyAdd(positive, lossGradient, userGradient, userGradient);
+            lossGradientSum += lossGradient;
             TensorPrimitives.MultiplyAdd(negative, -lossGradient, userGradient, userGradient);
-            TensorPrimitives.MultiplyAdd(user, lossGradient, positiveGradient, positiveGradient);
-            gradients.Bias(positiveEntry) += lossGradient;
-
             int negativeEntry = gradients.Add(Items, negativeRow);
             Span<float> negativeGradient = gradients.StartWithL2(negativeEntry, negative, l2);
             TensorPrimitives.MultiplyAdd(user, -lossGradient, negativeGradient, negativeGradient);
             gradients.Bias(negativeEntry) = -lossGradient + (biasL2 * negativeBias);
         }
 
+        TensorPrimitives.MultiplyAdd(positive, lossGradientSum, userGradient, userGradient);
+        Span<float> positiveGradient = gradients.StartWithL2(positiveEntry, positive, l2);
+        TensorPrimitives.MultiplyAdd(user, lossGradientSum, positiveGradient, positiveGradient);
+        gradients.Bias(positiveEntry) = lossGradientSum + (biasL2 * positiveBias);
         return true;
     }
 
