@@ -31,8 +31,8 @@ public sealed class EmbeddingTable
     private float[] _vectors;
     private float[] _biases;
     private long[] _touchedVersion;
-    private float[] _vectorSquaredGradients;
-    private float[] _biasSquaredGradients;
+    // AdaGrad accumulators interleaved per row (vector, bias): one cache line serves both.
+    private float[] _adaGradState;
 
     /// <param name="dimensions">Vector length (1..4096).</param>
     /// <param name="maxRows">Most ids held; beyond it the least recently active id's row is reused.</param>
@@ -57,8 +57,7 @@ public sealed class EmbeddingTable
         _vectors = new float[(long)capacity * Stride <= Array.MaxLength ? capacity * Stride : throw new ArgumentOutOfRangeException(nameof(initialRows))];
         _biases = hasBias ? new float[capacity] : [];
         _touchedVersion = new long[capacity];
-        _vectorSquaredGradients = hasAdaGrad ? new float[capacity] : [];
-        _biasSquaredGradients = hasAdaGrad && hasBias ? new float[capacity] : [];
+        _adaGradState = hasAdaGrad ? new float[2 * capacity] : [];
     }
 
     /// <summary>The id to row map; its rows are this table's rows.</summary>
@@ -150,8 +149,7 @@ public sealed class EmbeddingTable
     public (float Vector, float Bias) ReadAdaGradState(int row)
     {
         RowStart(row);
-        return (HasAdaGrad ? _vectorSquaredGradients[row] : AdaGradInitialAccumulator,
-            HasAdaGrad && HasBias ? _biasSquaredGradients[row] : AdaGradInitialAccumulator);
+        return HasAdaGrad ? (_adaGradState[2 * row], _adaGradState[(2 * row) + 1]) : (AdaGradInitialAccumulator, AdaGradInitialAccumulator);
     }
 
     /// <summary>
@@ -180,11 +178,8 @@ public sealed class EmbeddingTable
 
         if (HasAdaGrad)
         {
-            _vectorSquaredGradients[row] = adaGradVector;
-            if (HasBias)
-            {
-                _biasSquaredGradients[row] = adaGradBias;
-            }
+            _adaGradState[2 * row] = adaGradVector;
+            _adaGradState[(2 * row) + 1] = adaGradBias;
         }
 
         return row;
@@ -202,7 +197,7 @@ public sealed class EmbeddingTable
         Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
         if (HasAdaGrad)
         {
-            float accumulator = _vectorSquaredGradients[row] += TensorPrimitives.SumOfSquares(gradient) / Dimensions;
+            float accumulator = _adaGradState[2 * row] += TensorPrimitives.SumOfSquares(gradient) / Dimensions;
             rate /= MathF.Sqrt(accumulator);
         }
 
@@ -211,7 +206,7 @@ public sealed class EmbeddingTable
         {
             if (HasAdaGrad)
             {
-                float accumulator = _biasSquaredGradients[row] += biasGradient * biasGradient;
+                float accumulator = _adaGradState[(2 * row) + 1] += biasGradient * biasGradient;
                 biasRate /= MathF.Sqrt(accumulator);
             }
 
@@ -256,11 +251,7 @@ public sealed class EmbeddingTable
 
         if (HasAdaGrad)
         {
-            Array.Resize(ref _vectorSquaredGradients, capacity);
-            if (HasBias)
-            {
-                Array.Resize(ref _biasSquaredGradients, capacity);
-            }
+            Array.Resize(ref _adaGradState, 2 * capacity);
         }
     }
 
@@ -279,11 +270,8 @@ public sealed class EmbeddingTable
 
         if (HasAdaGrad)
         {
-            _vectorSquaredGradients[row] = AdaGradInitialAccumulator;
-            if (HasBias)
-            {
-                _biasSquaredGradients[row] = AdaGradInitialAccumulator;
-            }
+            _adaGradState[2 * row] = AdaGradInitialAccumulator;
+            _adaGradState[(2 * row) + 1] = AdaGradInitialAccumulator;
         }
 
         _touchedVersion[row] = CurrentVersion;
