@@ -66,10 +66,41 @@ public sealed class RedisWorkerTests
         return (applied, deadLettered);
     }
 
-    private long PersistedTotal()
+    private long PersistedTotal(string version = "v1")
     {
-        var (applied, deadLettered) = PersistedAsync().GetAwaiter().GetResult();
+        var (applied, deadLettered) = PersistedAsync(version).GetAwaiter().GetResult();
         return applied + deadLettered;
+    }
+
+    [Test]
+    public async Task Replay_RebuildsANewVersionFromTheEarliestOffset_WhileTheLiveOneStaysActive_ThenPromotes()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 4_000, seed: 3);
+        var live = Options();
+        using var stopLive = new CancellationTokenSource();
+        var liveWorker = new WorkerRuntime(live, Store(live), NullLogger.Instance);
+        var liveRun = liveWorker.RunAsync(stopLive.Token);
+        Eventually.Until(() => PersistedTotal("v1") == 4_000, TimeSpan.FromSeconds(60), "live version v1 caught up");
+
+        var backfill = Options();
+        backfill.ModelVersion = "v2";
+        backfill.Replay = new ReplayOptions { From = "earliest", Until = "caught-up" };
+        backfill.Learner = new LearnerOptions { Learner = "bpr", Dimensions = 16 };
+        var replayStore = new RedisShardCheckpoints(_redis.Connection, new CheckpointOptions { DeltaInterval = backfill.DeltaInterval },
+            backfill.Model, "v2", "bpr", new Dictionary<string, string>(), activate: false);
+        await new WorkerRuntime(backfill, replayStore, NullLogger.Instance).RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(90));
+
+        var store = new CheckpointStore(_redis.Connection);
+        Assert.That(PersistedTotal("v2"), Is.EqualTo(4_000), "the backfill read the whole history once");
+        Assert.That(await store.GetActiveVersionAsync(_redis.Namespace), Is.EqualTo("v1"), "the live version stays active during the backfill");
+        Assert.That(PersistedTotal("v1"), Is.EqualTo(4_000), "the live version is untouched");
+
+        await store.PromoteAsync(_redis.Namespace, "v2");
+        Assert.That(await store.GetActiveVersionAsync(_redis.Namespace), Is.EqualTo("v2"));
+        Assert.That((await store.ListVersionsAsync(_redis.Namespace)).Select(v => v.Version), Is.EquivalentTo(new[] { "v1", "v2" }));
+        await stopLive.CancelAsync();
+        await liveRun.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Test]
