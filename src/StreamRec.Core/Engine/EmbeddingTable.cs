@@ -28,6 +28,7 @@ public sealed class EmbeddingTable
     public const float AdaGradInitialAccumulator = 0.1f;
 
     private readonly SeededRandom _random;
+    private readonly ulong _seed;
     private float[] _vectors;
     private float[] _biases;
     private long[] _touchedVersion;
@@ -52,6 +53,7 @@ public sealed class EmbeddingTable
         HasBias = hasBias;
         HasAdaGrad = hasAdaGrad;
         Ids = new IdMap(maxRows, initialRows);
+        _seed = seed;
         _random = new SeededRandom(seed);
         int capacity = Ids.Capacity;
         _vectors = new float[(long)capacity * Stride <= Array.MaxLength ? capacity * Stride : throw new ArgumentOutOfRangeException(nameof(initialRows))];
@@ -103,6 +105,9 @@ public sealed class EmbeddingTable
         if (lookup.IsNew)
         {
             EnsureCapacity();
+            // Seeded by the id, so an id starts from the same vector in every replica, restart and
+            // replay, whatever order ids arrive in (replicas exchange item updates as differences).
+            _random.Reseed(_seed ^ SeededRandom.StableHash(id));
             InitialiseRow(lookup.Row);
         }
 
@@ -183,6 +188,39 @@ public sealed class EmbeddingTable
         }
 
         return row;
+    }
+
+    /// <summary>
+    /// Adds a difference to a row (another replica's update) and marks it touched, so the next
+    /// checkpoint carries it. Returns the row, created from its id's initial vector when new.
+    /// </summary>
+    public int AddToRow(string id, ReadOnlySpan<float> vectorDelta, float biasDelta)
+    {
+        if (vectorDelta.Length != Dimensions)
+        {
+            throw new ArgumentException($"Delta length {vectorDelta.Length} differs from the table's {Dimensions} dimensions.", nameof(vectorDelta));
+        }
+
+        int row = GetOrAddRow(id).Row;
+        Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
+        TensorPrimitives.Add(vector, vectorDelta, vector);
+        if (HasBias)
+        {
+            _biases[row] += biasDelta;
+        }
+
+        _touchedVersion[row] = CurrentVersion;
+        return row;
+    }
+
+    /// <summary>Writes the vector a new row of <paramref name="id"/> starts from (seeded by the id).</summary>
+    public void InitialVector(string id, Span<float> destination)
+    {
+        var random = new SeededRandom(_seed ^ SeededRandom.StableHash(id));
+        for (int i = 0; i < Dimensions; i++)
+        {
+            destination[i] = random.NextGaussian() * InitSigma;
+        }
     }
 
     /// <summary>Mutable view of a row's vector for learners; callers mark the row touched themselves.</summary>

@@ -43,6 +43,7 @@ public sealed partial class WorkerRuntime
     private readonly Dictionary<TopicPartition, ChainProgress> _chains = [];
     private readonly string _itemsOwnerTopic;
     private CheckpointPublisher? _publisher;
+    private ItemSync.ItemDeltaExchange? _itemSync;
     private DeadLetterPublisher? _deadLetters;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private readonly CancellationTokenSource _abort = new();
@@ -80,6 +81,9 @@ public sealed partial class WorkerRuntime
 
     public WorkerMetrics Metrics => _metrics;
 
+    /// <summary>The replica's model (tests compare item tables across replicas; read only when the worker is idle).</summary>
+    public ShardedModel Model => _model;
+
     /// <summary>Ready once the items are restored and no assignment is being restored.</summary>
     public bool IsReady => _ready;
 
@@ -116,6 +120,12 @@ public sealed partial class WorkerRuntime
         }
 
         _itemsSnapshotAt = _clock.GetUtcNow();
+        if (_options.Replay is null)
+        {
+            _itemSync = new ItemSync.ItemDeltaExchange(_options.Kafka.ApplyTo(new ClientConfig()), _options.ResolvedItemDeltasTopic, ReplicaId, _model.Items, _metrics, _logger);
+            _itemSync.StartFromCurrentItems();
+        }
+
         _publisher = new CheckpointPublisher(_store, ReplicaId, _options.MaxPendingCheckpoints, _metrics, _logger, _clock);
         _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
         _consumer = BuildConsumer();
@@ -149,6 +159,7 @@ public sealed partial class WorkerRuntime
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
             _consumer.Dispose();
             _deadLetters.Dispose();
+            _itemSync?.Dispose();
         }
     }
 
@@ -157,6 +168,7 @@ public sealed partial class WorkerRuntime
         var consumer = _consumer!;
         var nextCheckpoint = _clock.GetTimestamp();
         var nextLag = _clock.GetTimestamp();
+        var nextItemSync = _clock.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
         {
             var result = Consume(consumer, _pollTimeout);
@@ -167,6 +179,16 @@ public sealed partial class WorkerRuntime
             }
 
             DropFencedShards();
+            if (_itemSync is not null)
+            {
+                _itemSync.ApplyReceived();
+                if (_clock.GetElapsedTime(nextItemSync) >= TimeSpan.Zero)
+                {
+                    _itemSync.SendChanges();
+                    nextItemSync = _clock.GetTimestamp() + (long)(_options.ItemSyncInterval.TotalSeconds * _clock.TimestampFrequency);
+                }
+            }
+
             if (_clock.GetElapsedTime(nextCheckpoint) >= TimeSpan.Zero)
             {
                 Checkpoint(final: false, only: null);
@@ -598,6 +620,12 @@ public sealed partial class WorkerRuntime
 
     private void StopGracefully()
     {
+        if (_itemSync is not null)
+        {
+            _itemSync.SendChanges();
+            _itemSync.Flush(TimeSpan.FromSeconds(5));
+        }
+
         var job = Checkpoint(final: true, only: null);
         var drained = _publisher!.DrainAsync(_options.ShutdownTimeout);
         if (!drained.Wait(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)) || job is { Published.Task.IsCompletedSuccessfully: false })
