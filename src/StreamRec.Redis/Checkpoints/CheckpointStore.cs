@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Threading.Channels;
 using Google.Protobuf;
 using StackExchange.Redis;
 using StreamRec.Contracts.V1;
@@ -438,8 +439,9 @@ public sealed class CheckpointStore
     }
 
     /// <summary>
-    /// Encodes chunks on a worker thread one ahead of sending, sends them pipelined with a bounded number in
-    /// flight (so pooled buffers are reused and memory stays bounded), then awaits every write.
+    /// Encodes chunks on a worker thread into a bounded queue while this thread sends them pipelined, with
+    /// a bounded number of writes in flight (pooled buffers are reused and memory stays bounded), then
+    /// awaits every write.
     /// </summary>
     private static async Task<(List<ChunkRef> Refs, long Bytes)> WriteChunksAsync(
         IDatabase db, IEnumerable<CheckpointChunk> chunks, long snapshotId, long deltaSeq, Func<int, RedisKey> keyOf, CancellationToken cancellationToken)
@@ -447,39 +449,46 @@ public sealed class CheckpointStore
         var refs = new List<ChunkRef>();
         var inFlight = new Queue<(Task Write, byte[] Buffer)>();
         long bytes = 0;
-        using var source = chunks.GetEnumerator();
-        (CheckpointChunk Chunk, byte[] Buffer, int Length, uint Crc)? EncodeNext()
-        {
-            if (!source.MoveNext())
+        var encoded = Channel.CreateBounded<EncodedChunk>(new BoundedChannelOptions(MaxChunkWritesInFlight) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var encoder = Task.Run(
+            async () =>
             {
-                return null;
-            }
+                try
+                {
+                    foreach (var chunk in chunks)
+                    {
+                        chunk.SnapshotId = snapshotId;
+                        chunk.DeltaSeq = deltaSeq;
+                        var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32);
+                        await encoded.Writer.WriteAsync(new EncodedChunk(chunk, buffer, length, crc32), stop.Token).ConfigureAwait(false);
+                    }
 
-            var chunk = source.Current;
-            chunk.SnapshotId = snapshotId;
-            chunk.DeltaSeq = deltaSeq;
-            var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32);
-            return (chunk, buffer, length, crc32);
-        }
+                    encoded.Writer.Complete();
+                }
+                catch (Exception ex)
+                {
+                    encoded.Writer.Complete(ex);
+                }
+            },
+            CancellationToken.None);
 
         try
         {
-            var next = Task.Run(EncodeNext, cancellationToken);
-            while (await next.ConfigureAwait(false) is { } encoded)
+            await foreach (var chunk in encoded.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                next = Task.Run(EncodeNext, cancellationToken);
                 var chunkRef = new ChunkRef
                 {
                     Index = refs.Count,
-                    Kind = encoded.Chunk.Kind,
-                    Partition = encoded.Chunk.Partition,
-                    RowCount = encoded.Chunk.Ids.Count,
-                    ByteSize = encoded.Length,
-                    Crc32 = encoded.Crc,
+                    Kind = chunk.Chunk.Kind,
+                    Partition = chunk.Chunk.Partition,
+                    RowCount = chunk.Chunk.Ids.Count,
+                    ByteSize = chunk.Length,
+                    Crc32 = chunk.Crc32,
                 };
-                inFlight.Enqueue((db.StringSetAsync(keyOf(chunkRef.Index), new ReadOnlyMemory<byte>(encoded.Buffer, 0, encoded.Length)), encoded.Buffer));
+                inFlight.Enqueue((db.StringSetAsync(keyOf(chunkRef.Index), new ReadOnlyMemory<byte>(chunk.Buffer, 0, chunk.Length)), chunk.Buffer));
                 refs.Add(chunkRef);
-                bytes += encoded.Length;
+                bytes += chunk.Length;
                 if (inFlight.Count >= MaxChunkWritesInFlight)
                 {
                     var (write, buffer) = inFlight.Dequeue();
@@ -497,7 +506,9 @@ public sealed class CheckpointStore
         }
         finally
         {
-            // On failure, let the remaining writes finish before their buffers could be reused elsewhere.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await encoder.ConfigureAwait(false);
+            // On failure, let the remaining writes finish before leaving; their buffers are left to the GC.
             while (inFlight.Count > 0)
             {
                 var (write, _) = inFlight.Dequeue();
@@ -507,6 +518,8 @@ public sealed class CheckpointStore
 
         return (refs, bytes);
     }
+
+    private readonly record struct EncodedChunk(CheckpointChunk Chunk, byte[] Buffer, int Length, uint Crc32);
 
     private IEnumerable<CheckpointChunk> SnapshotChunks(ModelCheckpoint checkpoint)
     {
