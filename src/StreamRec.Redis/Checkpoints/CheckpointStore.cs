@@ -12,7 +12,8 @@ namespace StreamRec.Redis.Checkpoints;
 /// <param name="ChunkCount">Chunks written by this publish.</param>
 /// <param name="ByteSize">Bytes of chunk values written by this publish.</param>
 /// <param name="LookupKeysWritten">Lookup keys written (deltas only).</param>
-public sealed record PublishResult(Manifest Manifest, int ChunkCount, long ByteSize, int LookupKeysWritten);
+/// <param name="VisibleAfter">Time from the call to the switch that made it visible (lookups and retention come after).</param>
+public sealed record PublishResult(Manifest Manifest, int ChunkCount, long ByteSize, int LookupKeysWritten, TimeSpan VisibleAfter);
 
 /// <summary>A restored model and where it came from.</summary>
 /// <param name="Checkpoint">The model state: snapshot plus its deltas in order.</param>
@@ -106,6 +107,7 @@ public sealed class CheckpointStore
     public async Task<PublishResult> PublishSnapshotAsync(ModelCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        var started = _time.GetTimestamp();
         var keys = new CheckpointKeys(checkpoint.Model, checkpoint.Version);
         ValidateContent(checkpoint);
         var db = Database;
@@ -148,13 +150,14 @@ public sealed class CheckpointStore
             throw Conflict(keys, expectedSeq);
         }
 
+        var visibleAfter = _time.GetElapsedTime(started);
         await db.StringSetAsync(CheckpointKeys.Active(keys.Model), keys.Version, when: When.NotExists).ConfigureAwait(false);
         if (Options.ApplyRetentionAfterSnapshot)
         {
             await ApplyRetentionAsync(keys.Model, keys.Version, cancellationToken).ConfigureAwait(false);
         }
 
-        return new PublishResult(manifest, refs.Count, bytes, 0);
+        return new PublishResult(manifest, refs.Count, bytes, 0, visibleAfter);
     }
 
     /// <summary>
@@ -166,6 +169,7 @@ public sealed class CheckpointStore
     public async Task<PublishResult> PublishDeltaAsync(CheckpointDelta delta, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(delta);
+        var started = _time.GetTimestamp();
         var keys = new CheckpointKeys(delta.Model, delta.Version);
         var db = Database;
         var current = await ReadManifestAsync(db, keys.Manifest).ConfigureAwait(false)
@@ -201,8 +205,9 @@ public sealed class CheckpointStore
             throw Conflict(keys, current.PublishSeq);
         }
 
+        var visibleAfter = _time.GetElapsedTime(started);
         var lookups = Options.WriteLookups ? await WriteLookupsAsync(db, keys, delta, manifest.PublishSeq, now).ConfigureAwait(false) : 0;
-        return new PublishResult(manifest, refs.Count, bytes, lookups);
+        return new PublishResult(manifest, refs.Count, bytes, lookups, visibleAfter);
     }
 
     /// <summary>
@@ -689,11 +694,13 @@ public sealed class CheckpointStore
 
     private async Task<int> WriteLookupsAsync(IDatabase db, CheckpointKeys keys, CheckpointDelta delta, long publishSeq, long nowMs)
     {
-        var writes = new List<Task>();
+        // The SETs are sent without awaiting each reply (a Task per key costs more than the SET itself);
+        // the ZADD sent after them on the same connection is awaited, and Redis answers in order, so when it
+        // returns every SET was processed, and a refused write (such as OOM) fails the ZADD as well.
         var indexed = new List<SortedSetEntry>();
         void Write(RedisKey key, byte[] value)
         {
-            writes.Add(db.StringSetAsync(key, value, Options.LookupTtl));
+            db.StringSet(key, value, Options.LookupTtl, flags: CommandFlags.FireAndForget);
             indexed.Add(new SortedSetEntry(key.ToString(), nowMs));
         }
 
@@ -737,16 +744,19 @@ public sealed class CheckpointStore
             return 0;
         }
 
-        writes.Add(db.SortedSetAddAsync(keys.LookupIndex, [.. indexed]));
-        await Task.WhenAll(writes).ConfigureAwait(false);
+        await db.SortedSetAddAsync(keys.LookupIndex, [.. indexed]).ConfigureAwait(false);
 
         // Cap: evict the least recently written keys beyond the limit (members are the keys themselves).
         var excess = await db.SortedSetLengthAsync(keys.LookupIndex).ConfigureAwait(false) - Options.MaxLookupEntries;
         if (excess > 0)
         {
             var evicted = await db.SortedSetRangeByRankAsync(keys.LookupIndex, 0, excess - 1).ConfigureAwait(false);
-            await DeleteKeysAsync(db, evicted.Select(member => (RedisKey)member.ToString())).ConfigureAwait(false);
-            await db.SortedSetRemoveAsync(keys.LookupIndex, evicted).ConfigureAwait(false);
+            foreach (var member in evicted)
+            {
+                db.Execute("UNLINK", [(RedisKey)member.ToString()], CommandFlags.FireAndForget);
+            }
+
+            await db.SortedSetRemoveRangeByRankAsync(keys.LookupIndex, 0, excess - 1).ConfigureAwait(false);
         }
 
         // Entries whose keys expired by TTL leave the index too, so it never outgrows the live keys by much.
