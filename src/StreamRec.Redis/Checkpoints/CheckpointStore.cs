@@ -694,13 +694,14 @@ public sealed class CheckpointStore
 
     private async Task<int> WriteLookupsAsync(IDatabase db, CheckpointKeys keys, CheckpointDelta delta, long publishSeq, long nowMs)
     {
-        // The SETs are sent without awaiting each reply (a Task per key costs more than the SET itself);
-        // the ZADD sent after them on the same connection is awaited, and Redis answers in order, so when it
-        // returns every SET was processed, and a refused write (such as OOM) fails the ZADD as well.
+        // The SETs go out as one batch without awaiting each reply (a Task per key costs more than the SET
+        // itself); the ZADD sent after them on the same connection is awaited, and Redis answers in order, so
+        // when it returns every SET was processed, and a refused write (such as OOM) fails the ZADD as well.
+        var batch = db.CreateBatch();
         var indexed = new List<SortedSetEntry>();
         void Write(RedisKey key, byte[] value)
         {
-            db.StringSet(key, value, Options.LookupTtl, flags: CommandFlags.FireAndForget);
+            _ = batch.StringSetAsync(key, value, Options.LookupTtl, flags: CommandFlags.FireAndForget);
             indexed.Add(new SortedSetEntry(key.ToString(), nowMs));
         }
 
@@ -743,6 +744,8 @@ public sealed class CheckpointStore
         {
             return 0;
         }
+
+        batch.Execute();
 
         await db.SortedSetAddAsync(keys.LookupIndex, [.. indexed]).ConfigureAwait(false);
 
