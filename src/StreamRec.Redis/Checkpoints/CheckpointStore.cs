@@ -699,7 +699,7 @@ public sealed class CheckpointStore
         // when it returns every SET was processed, and a refused write (such as OOM) fails the ZADD as well.
         var batch = db.CreateBatch();
         var indexed = new List<SortedSetEntry>();
-        void Write(RedisKey key, byte[] value)
+        void Write(RedisKey key, ReadOnlyMemory<byte> value)
         {
             _ = batch.StringSetAsync(key, value, Options.LookupTtl, flags: CommandFlags.FireAndForget);
             indexed.Add(new SortedSetEntry(key.ToString(), nowMs));
@@ -707,18 +707,32 @@ public sealed class CheckpointStore
 
         void WriteRows(EmbeddingRows rows, Func<string, RedisKey> keyOf)
         {
+            // All values of a table go into one array (one allocation instead of two per row); the vectors
+            // are wrapped, not copied, until they are written into it.
+            var entities = new EntityVector[rows.Count];
+            var total = 0;
             for (var row = 0; row < rows.Count; row++)
             {
-                var entity = new EntityVector
+                entities[row] = new EntityVector
                 {
                     Id = rows.Ids[row],
                     Dimensions = rows.Dimensions,
-                    Vector = ChunkCodec.FloatsToBytes(rows.Vector(row)),
+                    Vector = ChunkCodec.WrapFloats(rows.Vectors, row * rows.Dimensions, rows.Dimensions),
                     Bias = rows.Biases?[row] ?? 0,
                     PublishSeq = publishSeq,
                     UpdatedAtMs = nowMs,
                 };
-                Write(keyOf(rows.Ids[row]), entity.ToByteArray());
+                total += entities[row].CalculateSize();
+            }
+
+            var values = new byte[total];
+            var offset = 0;
+            for (var row = 0; row < rows.Count; row++)
+            {
+                var size = entities[row].CalculateSize();
+                entities[row].WriteTo(values.AsSpan(offset, size));
+                Write(keyOf(rows.Ids[row]), new ReadOnlyMemory<byte>(values, offset, size));
+                offset += size;
             }
         }
 
@@ -754,11 +768,13 @@ public sealed class CheckpointStore
         if (excess > 0)
         {
             var evicted = await db.SortedSetRangeByRankAsync(keys.LookupIndex, 0, excess - 1).ConfigureAwait(false);
+            var unlinks = db.CreateBatch();
             foreach (var member in evicted)
             {
-                db.Execute("UNLINK", [(RedisKey)member.ToString()], CommandFlags.FireAndForget);
+                _ = unlinks.ExecuteAsync("UNLINK", [(RedisKey)member.ToString()], CommandFlags.FireAndForget);
             }
 
+            unlinks.Execute();
             await db.SortedSetRemoveRangeByRankAsync(keys.LookupIndex, 0, excess - 1).ConfigureAwait(false);
         }
 
