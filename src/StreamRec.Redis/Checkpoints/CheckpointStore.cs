@@ -211,6 +211,19 @@ public sealed class CheckpointStore
     }
 
     /// <summary>
+    /// Writes the lookup keys of <paramref name="delta"/> (its rows' vectors and its top-k lists), as
+    /// <see cref="PublishDeltaAsync"/> does when <see cref="CheckpointOptions.WriteLookups"/> is on. For a
+    /// writer that turns that off to have the delta visible sooner and writes lookups on its own schedule.
+    /// </summary>
+    /// <returns>Lookup keys written.</returns>
+    public Task<int> WriteLookupsAsync(CheckpointDelta delta, PublishResult published)
+    {
+        ArgumentNullException.ThrowIfNull(delta);
+        ArgumentNullException.ThrowIfNull(published);
+        return WriteLookupsAsync(Database, new CheckpointKeys(delta.Model, delta.Version), delta, published.Manifest.PublishSeq, NowMs);
+    }
+
+    /// <summary>
     /// Restores <paramref name="version"/> (the active version when null): the current snapshot and its
     /// deltas in order. When a chunk is missing or corrupt, falls back to the previous retained snapshot
     /// and reports the skipped ones in <see cref="RestoreResult.SkippedSnapshots"/>.
