@@ -92,9 +92,9 @@ public sealed partial class WorkerRuntime
         get
         {
             // Read racily from other threads for health and progress; exact values come from checkpoints.
-            var shards = _model.Shards.ToArray();
-            return new WorkerStatus(_ready, shards.Length, shards.Sum(s => s.AppliedEvents), shards.Sum(s => s.DeadLetteredEvents), _paused,
-                _publisher?.Pending ?? 0, _liveRecall.Recall, shards.Length == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
+            var shards = _model.ShardsSnapshot;
+            return new WorkerStatus(_ready, shards.Count, shards.Sum(s => s.AppliedEvents), shards.Sum(s => s.DeadLetteredEvents), _paused,
+                _publisher?.Pending ?? 0, _liveRecall.Recall, shards.Count == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
         }
     }
 

@@ -132,7 +132,7 @@ public sealed class ItemSyncTests
         {
             var user = random.Next(Users);
             var item = (random.Next(Items / Groups) * Groups) + (user % Groups);
-            var owner = workers.SelectMany(w => w.Model.Shards).FirstOrDefault(s => s.Learner.KnowsUser($"u{user}"));
+            var owner = workers.SelectMany(w => w.Model.ShardsSnapshot).FirstOrDefault(s => s.Learner.KnowsUser($"u{user}"));
             if (owner is null)
             {
                 continue;
