@@ -14,6 +14,7 @@ public static class StreamRecCommandLine
             SmokeCommand.Create(),
             GenerateCommand.Create(),
             EvalCommand.Create(),
+            TrainCommand.Create(),
             CheckpointCommand.Create(),
             WorkerCommand.Create(),
             ProduceCommand.Create(),
