@@ -19,6 +19,7 @@ public static class StreamRecCommandLine
             WorkerCommand.Create(),
             ProduceCommand.Create(),
             ModelCommand.Create(),
+            BenchCommand.Create(),
         };
         return root;
     }

@@ -51,6 +51,8 @@ public sealed partial class WorkerRuntime
     private volatile bool _ready;
     private bool _paused;
     private long _eventsSeen;
+    private long _nextLiveEvaluation;
+    private readonly Prometheus.Counter.Child _appliedEvents;
     private DateTimeOffset _itemsSnapshotAt;
 
     public WorkerRuntime(WorkerOptions options, IShardCheckpoints store, ILogger logger, WorkerMetrics? metrics = null, TimeProvider? clock = null)
@@ -71,6 +73,7 @@ public sealed partial class WorkerRuntime
         _decoder = new ClickEventDecoder(options.Events, _clock);
         _badEventLog = new LogRateLimiter(burst: 10, TimeSpan.FromMinutes(1), _clock);
         _liveRecall = new LiveRecall(options.LiveEvaluationWindow);
+        _appliedEvents = _metrics.Events.WithLabels("applied", "");
         // The owner of this topic's partition 0 publishes the items chain: exactly one replica does.
         _itemsOwnerTopic = options.Topics.Count > 0 ? options.Topics.Min(StringComparer.Ordinal)! : "";
         ReplicaId = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 33)];
@@ -252,14 +255,15 @@ public sealed partial class WorkerRuntime
             return;
         }
 
-        if (_eventsSeen % _options.LiveEvaluationSampling == 0 && shard.Learner.KnowsUser(interaction.UserId))
+        if (_options.LiveEvaluationsPerSecond > 0 && Stopwatch.GetTimestamp() >= _nextLiveEvaluation && shard.Learner.KnowsUser(interaction.UserId))
         {
+            _nextLiveEvaluation = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / _options.LiveEvaluationsPerSecond);
             var count = shard.Learner.Recommend(interaction.UserId, _liveTopK, excludeSeen: true);
             _liveRecall.Record(_liveTopK.AsSpan(0, count).ContainsItem(interaction.ItemId));
         }
 
         ShardedModel.Apply(shard, interaction, result.Offset.Value);
-        _metrics.Events.WithLabels("applied", "").Inc();
+        _appliedEvents.Inc();
         if (started != 0)
         {
             _metrics.UpdateSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);

@@ -21,6 +21,9 @@ namespace StreamRec.Worker.ItemSync;
 /// </remarks>
 public sealed partial class ItemDeltaExchange : IDisposable
 {
+    /// <summary>Upper bound of one batch message, below Kafka's default message.max.bytes of 1 MB.</summary>
+    public const int MaxMessageBytes = 512 * 1024;
+
     private readonly SharedItems _items;
     private readonly string _replicaId;
     private readonly string _topic;
@@ -161,24 +164,39 @@ public sealed partial class ItemDeltaExchange : IDisposable
             return;
         }
 
-        var batch = new ItemDeltaBatch
+        // Batches stay well under Kafka's default 1 MB message limit.
+        var rowsPerMessage = Math.Max(1, MaxMessageBytes / ((dimensions + 2) * sizeof(float) + 48));
+        for (var first = 0; first < written; first += rowsPerMessage)
         {
-            ReplicaId = _replicaId,
-            Dimensions = dimensions,
-            VectorDeltas = ByteString.CopyFrom(MemoryMarshal.AsBytes(deltas.AsSpan(0, written * dimensions))),
-            BiasDeltas = ByteString.CopyFrom(MemoryMarshal.AsBytes(biasDeltas.AsSpan(0, table.HasBias ? written : 0))),
-            TrendingOriginMs = _items.Trending.OriginMs,
-            SentAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-        };
-        batch.Ids.AddRange(ids);
-        batch.TrendingLogIncrements.AddRange(trending.AsSpan(0, written).ToArray());
-        _producer.Produce(_topic, new Message<string, byte[]> { Key = _replicaId, Value = batch.ToByteArray() }, report =>
-        {
-            if (report.Error.IsError)
+            var count = Math.Min(rowsPerMessage, written - first);
+            var batch = new ItemDeltaBatch
             {
-                LogError(_logger, report.Error.Reason);
+                ReplicaId = _replicaId,
+                Dimensions = dimensions,
+                VectorDeltas = ByteString.CopyFrom(MemoryMarshal.AsBytes(deltas.AsSpan(first * dimensions, count * dimensions))),
+                BiasDeltas = ByteString.CopyFrom(MemoryMarshal.AsBytes(biasDeltas.AsSpan(table.HasBias ? first : 0, table.HasBias ? count : 0))),
+                TrendingOriginMs = _items.Trending.OriginMs,
+                SentAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            };
+            batch.Ids.AddRange(ids.GetRange(first, count));
+            batch.TrendingLogIncrements.AddRange(trending.AsSpan(first, count).ToArray());
+            try
+            {
+                _producer.Produce(_topic, new Message<string, byte[]> { Key = _replicaId, Value = batch.ToByteArray() }, report =>
+                {
+                    if (report.Error.IsError)
+                    {
+                        LogError(_logger, report.Error.Reason);
+                    }
+                });
             }
-        });
+            catch (ProduceException<string, byte[]> ex)
+            {
+                // Item sync is best effort between checkpoints: a lost batch leaves replicas slightly apart, never stops learning.
+                LogError(_logger, ex.Error.Reason);
+            }
+        }
+
         RowsSent += written;
         _metrics.ItemSyncs.WithLabels("sent").Inc(written);
     }
