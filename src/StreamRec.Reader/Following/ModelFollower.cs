@@ -69,7 +69,14 @@ internal sealed class ModelFollower(
         {
             if (_subscribed)
             {
-                await connection.GetSubscriber().UnsubscribeAsync(CheckpointKeys.Channel(_options.Model), OnMessage).ConfigureAwait(false);
+                try
+                {
+                    await connection.GetSubscriber().UnsubscribeAsync(CheckpointKeys.Channel(_options.Model), OnMessage).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    // Stopping while Redis is away: the subscription dies with the connection.
+                }
             }
         }
     }

@@ -101,6 +101,8 @@ public static class ReaderHostingExtensions
         var configuration = options.ToRedisSettings().ToConfigurationOptions();
         // Start even while Redis is away: /readyz says 503 and the follower loads the model once it answers.
         configuration.AbortOnConnectFail = false;
+        // A poll that cannot be sent fails at once and is retried next interval, rather than waiting in the backlog.
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         return ConnectionMultiplexer.Connect(configuration);
     }
 }
