@@ -44,7 +44,8 @@ internal sealed class ModelFollower(
                         _consecutiveFailures = 0;
                     }
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException or CheckpointCorruptException or CheckpointNotFoundException or CheckpointRestoreException
+                // ArgumentException: a chain name in Redis that is not a valid version name.
+                catch (Exception ex) when (ex is RedisException or TimeoutException or CheckpointCorruptException or CheckpointNotFoundException or CheckpointRestoreException or ArgumentException
                     && !stoppingToken.IsCancellationRequested)
                 {
                     metrics.PollFailures.Inc();
