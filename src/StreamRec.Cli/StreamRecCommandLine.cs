@@ -17,6 +17,7 @@ public static class StreamRecCommandLine
             TrainCommand.Create(),
             CheckpointCommand.Create(),
             WorkerCommand.Create(),
+            ReaderCommand.Create(),
             ProduceCommand.Create(),
             ModelCommand.Create(),
             BenchCommand.Create(),
