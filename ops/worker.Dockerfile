@@ -15,13 +15,16 @@ WORKDIR /source
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY protos/ protos/
 COPY src/ src/
+# After publishing, drop what the glibc runtime image never loads: librdkafka.redist copies its
+# Windows DLLs into /app/librdkafka (19 MB) and ships a musl build (alpine-librdkafka.so).
 RUN --mount=type=cache,id=streamrec-nuget,target=/root/.nuget/packages \
     case "${TARGETARCH:-amd64}" in \
       amd64) rid=linux-x64 ;; \
       arm64) rid=linux-arm64 ;; \
       *) echo "unsupported TARGETARCH '${TARGETARCH}'" >&2; exit 1 ;; \
     esac \
-    && dotnet publish src/StreamRec.Worker/StreamRec.Worker.csproj -c Release -r "$rid" --self-contained false -o /app
+    && dotnet publish src/StreamRec.Worker/StreamRec.Worker.csproj -c Release -r "$rid" --self-contained false -o /app \
+    && rm -rf /app/librdkafka /app/alpine-librdkafka.so
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
 # librdkafka.so from the librdkafka.redist package links libsasl2.so.3, which the aspnet image
