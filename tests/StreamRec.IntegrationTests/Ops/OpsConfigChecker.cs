@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using StreamRec.Reader.Hosting;
 using StreamRec.Worker.Hosting;
 using YamlDotNet.RepresentationModel;
 
@@ -17,21 +18,9 @@ public static partial class OpsConfigChecker
     /// <summary>What the worker host adds to ShutdownTimeout before it gives up (WorkerHostingExtensions).</summary>
     public static readonly TimeSpan HostShutdownMargin = TimeSpan.FromSeconds(5);
 
-    /// <summary>The reader's options type name; used by reflection once the reader's assembly is referenced here.</summary>
-    public const string ReaderOptionsTypeName = "StreamRec.Reader.Hosting.ReaderOptions, StreamRec.Reader";
-
-    /// <summary>
-    /// The reader's settings while this assembly does not reference the reader (it is being written
-    /// alongside): the keys its specification names. Once StreamRec.Reader is referenced,
-    /// <see cref="Reader"/> reflects over its options class instead and this list is no longer used.
-    /// </summary>
-    public static readonly IReadOnlyList<string> DocumentedReaderKeys = ["Model", "RedisEndpoint", "RedisPassword", "RedisUser", "RedisTls", "HttpPort"];
-
     public static SettingsSchema Worker { get; } = SettingsSchema.FromOptionsType("worker", typeof(WorkerOptions));
 
-    public static SettingsSchema Reader { get; } = Type.GetType(ReaderOptionsTypeName, throwOnError: false) is { } readerOptions
-        ? SettingsSchema.FromOptionsType("reader", readerOptions)
-        : SettingsSchema.FromDocumentedKeys("reader", DocumentedReaderKeys, defaultHttpPort: 8080);
+    public static SettingsSchema Reader { get; } = SettingsSchema.FromOptionsType("reader", typeof(ReaderOptions));
 
     private static readonly string[] HealthPaths = ["/healthz", "/readyz"];
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Prometheus;
+using StreamRec.Reader.Observability;
 using StreamRec.Worker.Observability;
 
 namespace StreamRec.IntegrationTests.Ops;
@@ -33,10 +34,6 @@ public sealed partial class OpsConfigTests
     private static string[] KubernetesManifests() =>
         [.. Directory.GetFiles(Path.Combine(Root, "ops", "k8s"), "*.yaml").Where(f => Path.GetFileName(f) != "kustomization.yaml").Order().Select(File.ReadAllText)];
 
-    [OneTimeSetUp]
-    public async Task SayWhereTheReaderSettingsComeFrom() =>
-        await TestContext.Progress.WriteLineAsync($"[StreamRec] reader settings checked by {OpsConfigChecker.Reader.Source}");
-
     // ---------- the files in the repository ----------
 
     [Test]
@@ -65,16 +62,18 @@ public sealed partial class OpsConfigTests
     }
 
     [Test]
-    public void AlertsAndDashboard_UseOnlyMetricsTheWorkerExports()
+    public void AlertsAndDashboard_UseOnlyMetricsTheServicesExport()
     {
-        var exported = typeof(WorkerMetrics).GetProperties().Select(p => p.GetValue(new WorkerMetrics())).OfType<Collector>().Select(c => c.Name).ToHashSet();
+        var exported = typeof(WorkerMetrics).GetProperties().Select(p => p.GetValue(new WorkerMetrics()))
+            .Concat(typeof(ReaderMetrics).GetProperties().Select(p => p.GetValue(new ReaderMetrics())))
+            .OfType<Collector>().Select(c => c.Name).ToHashSet();
         var used = new[] { "ops/prometheus/alerts.yml", "ops/grafana/streamrec-dashboard.json" }
-            .SelectMany(f => WorkerMetricName().Matches(ReadRepoFile(f)).Select(m => m.Value))
+            .SelectMany(f => MetricName().Matches(ReadRepoFile(f)).Select(m => m.Value))
             .Select(name => exported.Contains(name) ? name : HistogramSeries().Replace(name, ""))
             .ToHashSet();
 
-        Assert.That(used, Is.Not.Empty);
-        Assert.That(used.Except(exported), Is.Empty, "metric names not exported by WorkerMetrics");
+        Assert.That(used, Has.Some.StartsWith("streamrec_worker_").And.Some.StartsWith("streamrec_reader_"));
+        Assert.That(used.Except(exported), Is.Empty, "metric names exported by neither WorkerMetrics nor ReaderMetrics");
     }
 
     [Test]
@@ -117,6 +116,19 @@ public sealed partial class OpsConfigTests
         var key = SettingsSchema.KeyOf("STREAMREC_" + variable)!;
 
         Assert.That(OpsConfigChecker.Worker.Check(key, "x"), Is.Not.Null);
+    }
+
+    [TestCase("Model", true)]
+    [TestCase("HttpPort", true)]
+    [TestCase("RedisPassword", true)]
+    [TestCase("PollInterval", true)]
+    [TestCase("Topics__0", false)]
+    [TestCase("Kafka__BootstrapServers", false)]
+    public void ReaderSchema_AcceptsOnlyTheReadersSettings(string variable, bool accepted)
+    {
+        var problem = OpsConfigChecker.Reader.Check(SettingsSchema.KeyOf("STREAMREC_" + variable)!, variable == "PollInterval" ? "00:00:01" : variable == "HttpPort" ? "8080" : "x");
+
+        Assert.That(problem is null, Is.EqualTo(accepted), problem);
     }
 
     [Test]
@@ -190,6 +202,14 @@ public sealed partial class OpsConfigTests
     }
 
     [Test]
+    public void ComposeCheck_ReportsAWorkerSettingGivenToTheReader()
+    {
+        var compose = ValidCompose().Replace("      STREAMREC_HttpPort: \"8080\"", "      STREAMREC_HttpPort: \"8080\"\n      STREAMREC_Topics__0: clicks", StringComparison.Ordinal);
+
+        Assert.That(OpsConfigChecker.CheckCompose(compose), Has.Some.Contains("the reader has no setting 'Topics'"));
+    }
+
+    [Test]
     public void KubernetesCheck_ReportsAConfigMapKeyTheWorkerDoesNotBind()
     {
         var manifests = KubernetesManifests().Select(m => m.Replace("STREAMREC_Learner__Dimensions:", "STREAMREC_Learner__Dims:", StringComparison.Ordinal));
@@ -247,8 +267,8 @@ public sealed partial class OpsConfigTests
 
     private static string ValidCompose() => ReadRepoFile("docker-compose.kafka.yml");
 
-    [GeneratedRegex(@"streamrec_worker_[a-z_]+")]
-    private static partial Regex WorkerMetricName();
+    [GeneratedRegex(@"streamrec_(worker|reader)_[a-z_]+")]
+    private static partial Regex MetricName();
 
     [GeneratedRegex(@"_(bucket|sum|count)$")]
     private static partial Regex HistogramSeries();

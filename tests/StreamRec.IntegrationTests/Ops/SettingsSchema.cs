@@ -18,14 +18,12 @@ public sealed class SettingsSchema
     /// <summary>The prefix both services read environment variables with.</summary>
     public const string EnvironmentPrefix = "STREAMREC_";
 
-    private readonly Type? _optionsType;
-    private readonly HashSet<string> _documentedKeys;
+    private readonly Type _optionsType;
 
-    private SettingsSchema(string service, Type? optionsType, IEnumerable<string> documentedKeys, int defaultHttpPort, TimeSpan? defaultShutdownTimeout)
+    private SettingsSchema(string service, Type optionsType, int defaultHttpPort, TimeSpan? defaultShutdownTimeout)
     {
         Service = service;
         _optionsType = optionsType;
-        _documentedKeys = new HashSet<string>(documentedKeys, StringComparer.OrdinalIgnoreCase);
         DefaultHttpPort = defaultHttpPort;
         DefaultShutdownTimeout = defaultShutdownTimeout;
     }
@@ -33,8 +31,8 @@ public sealed class SettingsSchema
     /// <summary>worker or reader.</summary>
     public string Service { get; }
 
-    /// <summary>Where the keys come from: the options type, or a documented list where the type is not available.</summary>
-    public string Source => _optionsType is null ? $"the documented key list of the {Service}" : $"reflection over {_optionsType.FullName}";
+    /// <summary>Where the keys come from.</summary>
+    public string Source => $"reflection over {_optionsType.FullName}";
 
     /// <summary>The HttpPort the service listens on when none is set.</summary>
     public int DefaultHttpPort { get; }
@@ -49,12 +47,8 @@ public sealed class SettingsSchema
         var defaults = Activator.CreateInstance(optionsType)!;
         var port = (int)optionsType.GetProperty("HttpPort")!.GetValue(defaults)!;
         var shutdown = optionsType.GetProperty("ShutdownTimeout")?.GetValue(defaults) as TimeSpan?;
-        return new SettingsSchema(service, optionsType, [], port, shutdown);
+        return new SettingsSchema(service, optionsType, port, shutdown);
     }
-
-    /// <summary>A schema from a list of top-level keys, for a service whose options class this assembly cannot see.</summary>
-    public static SettingsSchema FromDocumentedKeys(string service, IEnumerable<string> keys, int defaultHttpPort) =>
-        new(service, null, keys, defaultHttpPort, null);
 
     /// <summary>The configuration key of a <c>STREAMREC_</c> environment variable; null for any other variable.</summary>
     public static string? KeyOf(string environmentVariable)
@@ -69,11 +63,6 @@ public sealed class SettingsSchema
     public string? Check(string key, string value)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_optionsType is null)
-        {
-            return _documentedKeys.Contains(key) ? null : $"the {Service} has no setting '{key}' ({Source})";
-        }
-
         var segments = key.Split(':');
         var type = _optionsType;
         for (var i = 0; i < segments.Length; i++)
@@ -104,16 +93,11 @@ public sealed class SettingsSchema
 
     /// <summary>
     /// Binds <paramref name="settings"/> (configuration keys) onto a new options instance the way the host
-    /// does and runs the options' own <c>Validate()</c>; the problems, or none. Needs the options type.
+    /// does and runs the options' own <c>Validate()</c>; the problems, or none.
     /// </summary>
     public IReadOnlyList<string> BindAndValidate(IReadOnlyDictionary<string, string> settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (_optionsType is null)
-        {
-            return [];
-        }
-
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build();
         var options = Activator.CreateInstance(_optionsType)!;
         try
