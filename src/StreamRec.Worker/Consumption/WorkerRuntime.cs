@@ -11,7 +11,8 @@ using StreamRec.Worker.Sharding;
 namespace StreamRec.Worker.Consumption;
 
 /// <summary>What a running worker has done so far (this process's view).</summary>
-public sealed record WorkerStatus(bool Ready, int Shards, long AppliedEvents, long DeadLetteredEvents, bool Paused, int PendingCheckpoints, double LiveRecall, long EventTimeWatermarkMs);
+/// <param name="LiveRecall">Prequential recall@10 over the live window; null before the first tested event.</param>
+public sealed record WorkerStatus(bool Ready, int Shards, long AppliedEvents, long DeadLetteredEvents, bool Paused, int PendingCheckpoints, double? LiveRecall, long EventTimeWatermarkMs);
 
 /// <summary>
 /// One worker replica: a consumer in the group on one long-lived thread, a shard per assigned
@@ -97,7 +98,7 @@ public sealed partial class WorkerRuntime
             // Read racily from other threads for health and progress; exact values come from checkpoints.
             var shards = _model.ShardsSnapshot;
             return new WorkerStatus(_ready, shards.Count, shards.Sum(s => s.AppliedEvents), shards.Sum(s => s.DeadLetteredEvents), _paused,
-                _publisher?.Pending ?? 0, _liveRecall.Recall, shards.Count == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
+                _publisher?.Pending ?? 0, double.IsNaN(_liveRecall.Recall) ? null : _liveRecall.Recall, shards.Count == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
         }
     }
 
