@@ -19,9 +19,10 @@ public static class ProduceCommand
         var bootstrap = new Option<string>("--bootstrap-servers") { Description = "Kafka bootstrap servers.", Required = true };
         var rate = new Option<double?>("--rate") { Description = "Events per second (default: as fast as possible)." };
         var json = new Option<bool>("--json") { Description = "Produce JSON ClickEvents instead of protobuf." };
+        var restamp = new Option<bool>("--restamp") { Description = "Give every event the time it is produced (a live stream from a historical file), keeping the file's order." };
         var command = new Command("produce", "Produce a file of events to a Kafka topic (protobuf ClickEvents, key = user id).")
         {
-            input, format, topic, bootstrap, rate, json,
+            input, format, topic, bootstrap, rate, json, restamp,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -56,13 +57,13 @@ public static class ProduceCommand
                 return ExitCodes.BadInput;
             }
 
-            var produced = await ProduceAsync(file, inputFormat, parse.GetValue(topic)!, servers, parse.GetValue(rate), parse.GetValue(json), cancellationToken);
+            var produced = await ProduceAsync(file, inputFormat, parse.GetValue(topic)!, servers, parse.GetValue(rate), parse.GetValue(json), parse.GetValue(restamp), cancellationToken);
             return produced < 0 ? 1 : ExitCodes.Ok;
         });
         return command;
     }
 
-    private static async Task<long> ProduceAsync(FileInfo file, InputFormat format, string topic, string servers, double? rate, bool json, CancellationToken cancellationToken)
+    private static async Task<long> ProduceAsync(FileInfo file, InputFormat format, string topic, string servers, double? rate, bool json, bool restamp, CancellationToken cancellationToken)
     {
         var config = new ProducerConfig { BootstrapServers = servers, CompressionType = CompressionType.Lz4, LingerMs = 5, EnableIdempotence = true };
         using var producer = new ProducerBuilder<string, byte[]>(config).Build();
@@ -74,7 +75,7 @@ public static class ProduceCommand
             foreach (var interaction in InteractionReader.Read(stream, format, new InteractionReaderOptions(file.Name)))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var click = new ClickEvent { UserId = interaction.UserId, ItemId = interaction.ItemId, Type = interaction.Type, Value = interaction.Value, EventTimeMs = interaction.EventTimeMs };
+                var click = new ClickEvent { UserId = interaction.UserId, ItemId = interaction.ItemId, Type = interaction.Type, Value = interaction.Value, EventTimeMs = restamp ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() : interaction.EventTimeMs };
                 var value = json ? System.Text.Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(click)) : click.ToByteArray();
                 producer.Produce(topic, new Message<string, byte[]> { Key = click.UserId, Value = value }, report =>
                 {
