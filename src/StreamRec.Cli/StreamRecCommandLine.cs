@@ -14,7 +14,13 @@ public static class StreamRecCommandLine
             SmokeCommand.Create(),
             GenerateCommand.Create(),
             EvalCommand.Create(),
+            TrainCommand.Create(),
             CheckpointCommand.Create(),
+            WorkerCommand.Create(),
+            ReaderCommand.Create(),
+            ProduceCommand.Create(),
+            ModelCommand.Create(),
+            BenchCommand.Create(),
         };
         return root;
     }

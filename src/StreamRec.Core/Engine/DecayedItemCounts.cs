@@ -137,6 +137,34 @@ public sealed class DecayedItemCounts
         _relativeScores[row] = double.IsNegativeInfinity(logScore) ? 0f : (float)Math.Exp(logScore - _referenceLog);
     }
 
+    /// <summary>
+    /// Adds a decayed count given as a log relative to another origin (another replica's increment):
+    /// converted to this instance's origin, then log-added like an observed event.
+    /// </summary>
+    public void AddLogIncrement(int row, double logIncrement, long originMs)
+    {
+        if (double.IsNegativeInfinity(logIncrement) || double.IsNaN(logIncrement))
+        {
+            return;
+        }
+
+        if (!_hasOrigin)
+        {
+            _originMs = originMs;
+            _hasOrigin = true;
+        }
+
+        EnsureCapacity(row + 1);
+        double contribution = logIncrement + ((originMs - _originMs) * _decayPerMs);
+        double current = _logScores[row];
+        WriteLogScore(row, double.IsNegativeInfinity(current)
+            ? contribution
+            : Math.Max(current, contribution) + Math.Log(1.0 + Math.Exp(-Math.Abs(current - contribution))));
+    }
+
+    /// <summary>True once an origin was set (by the first event or a restore).</summary>
+    public bool HasOrigin => _hasOrigin;
+
     /// <summary>Restores the origin time of log scores.</summary>
     public void RestoreOrigin(long originMs)
     {

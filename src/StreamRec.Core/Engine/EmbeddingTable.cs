@@ -28,11 +28,12 @@ public sealed class EmbeddingTable
     public const float AdaGradInitialAccumulator = 0.1f;
 
     private readonly SeededRandom _random;
+    private readonly ulong _seed;
     private float[] _vectors;
     private float[] _biases;
     private long[] _touchedVersion;
-    private float[] _vectorSquaredGradients;
-    private float[] _biasSquaredGradients;
+    // AdaGrad accumulators interleaved per row (vector, bias): one cache line serves both.
+    private float[] _adaGradState;
 
     /// <param name="dimensions">Vector length (1..4096).</param>
     /// <param name="maxRows">Most ids held; beyond it the least recently active id's row is reused.</param>
@@ -52,13 +53,13 @@ public sealed class EmbeddingTable
         HasBias = hasBias;
         HasAdaGrad = hasAdaGrad;
         Ids = new IdMap(maxRows, initialRows);
+        _seed = seed;
         _random = new SeededRandom(seed);
         int capacity = Ids.Capacity;
         _vectors = new float[(long)capacity * Stride <= Array.MaxLength ? capacity * Stride : throw new ArgumentOutOfRangeException(nameof(initialRows))];
         _biases = hasBias ? new float[capacity] : [];
         _touchedVersion = new long[capacity];
-        _vectorSquaredGradients = hasAdaGrad ? new float[capacity] : [];
-        _biasSquaredGradients = hasAdaGrad && hasBias ? new float[capacity] : [];
+        _adaGradState = hasAdaGrad ? new float[2 * capacity] : [];
     }
 
     /// <summary>The id to row map; its rows are this table's rows.</summary>
@@ -104,6 +105,9 @@ public sealed class EmbeddingTable
         if (lookup.IsNew)
         {
             EnsureCapacity();
+            // Seeded by the id, so an id starts from the same vector in every replica, restart and
+            // replay, whatever order ids arrive in (replicas exchange item updates as differences).
+            _random.Reseed(_seed ^ SeededRandom.StableHash(id));
             InitialiseRow(lookup.Row);
         }
 
@@ -150,8 +154,7 @@ public sealed class EmbeddingTable
     public (float Vector, float Bias) ReadAdaGradState(int row)
     {
         RowStart(row);
-        return (HasAdaGrad ? _vectorSquaredGradients[row] : AdaGradInitialAccumulator,
-            HasAdaGrad && HasBias ? _biasSquaredGradients[row] : AdaGradInitialAccumulator);
+        return HasAdaGrad ? (_adaGradState[2 * row], _adaGradState[(2 * row) + 1]) : (AdaGradInitialAccumulator, AdaGradInitialAccumulator);
     }
 
     /// <summary>
@@ -180,14 +183,44 @@ public sealed class EmbeddingTable
 
         if (HasAdaGrad)
         {
-            _vectorSquaredGradients[row] = adaGradVector;
-            if (HasBias)
-            {
-                _biasSquaredGradients[row] = adaGradBias;
-            }
+            _adaGradState[2 * row] = adaGradVector;
+            _adaGradState[(2 * row) + 1] = adaGradBias;
         }
 
         return row;
+    }
+
+    /// <summary>
+    /// Adds a difference to a row (another replica's update) and marks it touched, so the next
+    /// checkpoint carries it. Returns the row, created from its id's initial vector when new.
+    /// </summary>
+    public int AddToRow(string id, ReadOnlySpan<float> vectorDelta, float biasDelta)
+    {
+        if (vectorDelta.Length != Dimensions)
+        {
+            throw new ArgumentException($"Delta length {vectorDelta.Length} differs from the table's {Dimensions} dimensions.", nameof(vectorDelta));
+        }
+
+        int row = GetOrAddRow(id).Row;
+        Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
+        TensorPrimitives.Add(vector, vectorDelta, vector);
+        if (HasBias)
+        {
+            _biases[row] += biasDelta;
+        }
+
+        _touchedVersion[row] = CurrentVersion;
+        return row;
+    }
+
+    /// <summary>Writes the vector a new row of <paramref name="id"/> starts from (seeded by the id).</summary>
+    public void InitialVector(string id, Span<float> destination)
+    {
+        var random = new SeededRandom(_seed ^ SeededRandom.StableHash(id));
+        for (int i = 0; i < Dimensions; i++)
+        {
+            destination[i] = random.NextGaussian() * InitSigma;
+        }
     }
 
     /// <summary>Mutable view of a row's vector for learners; callers mark the row touched themselves.</summary>
@@ -202,7 +235,7 @@ public sealed class EmbeddingTable
         Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
         if (HasAdaGrad)
         {
-            float accumulator = _vectorSquaredGradients[row] += TensorPrimitives.SumOfSquares(gradient) / Dimensions;
+            float accumulator = _adaGradState[2 * row] += TensorPrimitives.SumOfSquares(gradient) / Dimensions;
             rate /= MathF.Sqrt(accumulator);
         }
 
@@ -211,7 +244,7 @@ public sealed class EmbeddingTable
         {
             if (HasAdaGrad)
             {
-                float accumulator = _biasSquaredGradients[row] += biasGradient * biasGradient;
+                float accumulator = _adaGradState[(2 * row) + 1] += biasGradient * biasGradient;
                 biasRate /= MathF.Sqrt(accumulator);
             }
 
@@ -256,11 +289,7 @@ public sealed class EmbeddingTable
 
         if (HasAdaGrad)
         {
-            Array.Resize(ref _vectorSquaredGradients, capacity);
-            if (HasBias)
-            {
-                Array.Resize(ref _biasSquaredGradients, capacity);
-            }
+            Array.Resize(ref _adaGradState, 2 * capacity);
         }
     }
 
@@ -279,11 +308,8 @@ public sealed class EmbeddingTable
 
         if (HasAdaGrad)
         {
-            _vectorSquaredGradients[row] = AdaGradInitialAccumulator;
-            if (HasBias)
-            {
-                _biasSquaredGradients[row] = AdaGradInitialAccumulator;
-            }
+            _adaGradState[2 * row] = AdaGradInitialAccumulator;
+            _adaGradState[(2 * row) + 1] = AdaGradInitialAccumulator;
         }
 
         _touchedVersion[row] = CurrentVersion;

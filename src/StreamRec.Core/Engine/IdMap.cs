@@ -13,23 +13,27 @@ public readonly record struct IdLookup(int Row, bool IsNew, string? EvictedId);
 /// hands its row to the new id (<see cref="EvictionCount"/> counts these).
 /// </summary>
 /// <remarks>
-/// <para>Memory per entry, on 64-bit: about 44 bytes of map overhead (dictionary entry 24 + bucket 4,
-/// reverse id reference 8, LRU links 8, generation 4) plus the id string itself
+/// <para>Recency is a last-touch stamp per row plus an append-only log of (row, stamp) in touch
+/// order: a touch writes one stamp and appends one entry (no pointer chasing through neighbouring
+/// rows), and eviction pops the log until it meets an entry whose stamp is still its row's latest.
+/// When the log fills it is compacted in place to the live entries (amortised O(1) per touch).</para>
+/// <para>Memory per entry, on 64-bit: about 68 bytes of map overhead (dictionary entry 24 + bucket 4,
+/// reverse id reference 8, last-touch stamp 8, generation 4, log 2 x 12) plus the id string itself
 /// (22 + 2 x length bytes, rounded up to 8). Arrays grow by doubling up to <see cref="MaxCount"/>.</para>
 /// <para>Lookups of existing ids do not allocate. Not thread-safe: one owner thread.</para>
 /// </remarks>
 public sealed class IdMap
 {
-    private const int NoRow = -1;
-
     private readonly Dictionary<string, int> _rowById;
     private string[] _idByRow;
     private int[] _generationByRow;
-    // Intrusive doubly linked list over rows, most recently active first.
-    private int[] _newerRow;
-    private int[] _olderRow;
-    private int _mostRecentRow = NoRow;
-    private int _leastRecentRow = NoRow;
+    private long[] _lastTouchByRow;
+    // Ring buffer of touches, oldest first; an entry is live when its stamp is its row's last touch.
+    private int[] _logRows;
+    private long[] _logStamps;
+    private int _logHead;
+    private int _logCount;
+    private long _clock;
 
     /// <param name="maxCount">Most ids held at once; the next new id evicts the least recently active one.</param>
     /// <param name="initialCapacity">Rows allocated up front (grows by doubling).</param>
@@ -42,8 +46,9 @@ public sealed class IdMap
         _rowById = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
         _idByRow = new string[capacity];
         _generationByRow = new int[capacity];
-        _newerRow = new int[capacity];
-        _olderRow = new int[capacity];
+        _lastTouchByRow = new long[capacity];
+        _logRows = new int[2 * capacity];
+        _logStamps = new long[2 * capacity];
     }
 
     /// <summary>Most ids held at once.</summary>
@@ -76,7 +81,7 @@ public sealed class IdMap
         ArgumentException.ThrowIfNullOrEmpty(id);
         if (_rowById.TryGetValue(id, out int row))
         {
-            MoveToFront(row);
+            MarkActive(row);
             return new IdLookup(row, IsNew: false, EvictedId: null);
         }
 
@@ -91,17 +96,16 @@ public sealed class IdMap
         }
         else
         {
-            row = _leastRecentRow;
+            row = PopLeastRecent();
             evictedId = _idByRow[row];
             _rowById.Remove(evictedId);
-            Unlink(row);
             _generationByRow[row]++;
             EvictionCount++;
         }
 
         _rowById.Add(id, row);
         _idByRow[row] = id;
-        LinkAtFront(row);
+        MarkActive(row);
         return new IdLookup(row, IsNew: true, evictedId);
     }
 
@@ -109,7 +113,7 @@ public sealed class IdMap
     public void Touch(int row)
     {
         CheckRow(row);
-        MoveToFront(row);
+        MarkActive(row);
     }
 
     /// <summary>The id that holds a row.</summary>
@@ -133,9 +137,13 @@ public sealed class IdMap
     public IReadOnlyList<int> RowsByRecency()
     {
         var rows = new List<int>(Count);
-        for (int row = _leastRecentRow; row != NoRow; row = _newerRow[row])
+        for (int i = 0; i < _logCount; i++)
         {
-            rows.Add(row);
+            int slot = (_logHead + i) % _logRows.Length;
+            if (_logStamps[slot] == _lastTouchByRow[_logRows[slot]] && _logRows[slot] < Count)
+            {
+                rows.Add(_logRows[slot]);
+            }
         }
 
         return rows;
@@ -154,57 +162,89 @@ public sealed class IdMap
         int capacity = (int)Math.Min((long)_idByRow.Length * 2, MaxCount);
         Array.Resize(ref _idByRow, capacity);
         Array.Resize(ref _generationByRow, capacity);
-        Array.Resize(ref _newerRow, capacity);
-        Array.Resize(ref _olderRow, capacity);
+        Array.Resize(ref _lastTouchByRow, capacity);
+        ResizeLog(2 * capacity);
     }
 
-    private void MoveToFront(int row)
+    private void MarkActive(int row)
     {
-        if (row == _mostRecentRow)
+        long stamp = ++_clock;
+        _lastTouchByRow[row] = stamp;
+        if (_logCount == _logRows.Length)
+        {
+            CompactLog();
+        }
+
+        int slot = _logHead + _logCount;
+        if (slot >= _logRows.Length)
+        {
+            slot -= _logRows.Length;
+        }
+
+        _logRows[slot] = row;
+        _logStamps[slot] = stamp;
+        _logCount++;
+    }
+
+    private int PopLeastRecent()
+    {
+        // Every held row has exactly one live entry (its last touch), so this ends at the oldest.
+        while (true)
+        {
+            int row = _logRows[_logHead];
+            long stamp = _logStamps[_logHead];
+            _logHead = _logHead + 1 == _logRows.Length ? 0 : _logHead + 1;
+            _logCount--;
+            if (stamp == _lastTouchByRow[row])
+            {
+                return row;
+            }
+        }
+    }
+
+    /// <summary>Drops stale entries in place, keeping order; the write index never passes the read index.</summary>
+    private void CompactLog()
+    {
+        int length = _logRows.Length;
+        int kept = 0;
+        for (int i = 0; i < _logCount; i++)
+        {
+            int from = (_logHead + i) % length;
+            int row = _logRows[from];
+            if (_logStamps[from] == _lastTouchByRow[row])
+            {
+                int to = (_logHead + kept) % length;
+                _logRows[to] = row;
+                _logStamps[to] = _logStamps[from];
+                kept++;
+            }
+        }
+
+        _logCount = kept;
+        if (kept > length / 2)
+        {
+            ResizeLog(2 * length);
+        }
+    }
+
+    private void ResizeLog(int length)
+    {
+        if (length <= _logRows.Length)
         {
             return;
         }
 
-        Unlink(row);
-        LinkAtFront(row);
-    }
-
-    private void Unlink(int row)
-    {
-        int newer = _newerRow[row];
-        int older = _olderRow[row];
-        if (newer != NoRow)
+        var rows = new int[length];
+        var stamps = new long[length];
+        for (int i = 0; i < _logCount; i++)
         {
-            _olderRow[newer] = older;
-        }
-        else
-        {
-            _mostRecentRow = older;
+            int from = (_logHead + i) % _logRows.Length;
+            rows[i] = _logRows[from];
+            stamps[i] = _logStamps[from];
         }
 
-        if (older != NoRow)
-        {
-            _newerRow[older] = newer;
-        }
-        else
-        {
-            _leastRecentRow = newer;
-        }
-    }
-
-    private void LinkAtFront(int row)
-    {
-        _newerRow[row] = NoRow;
-        _olderRow[row] = _mostRecentRow;
-        if (_mostRecentRow != NoRow)
-        {
-            _newerRow[_mostRecentRow] = row;
-        }
-
-        _mostRecentRow = row;
-        if (_leastRecentRow == NoRow)
-        {
-            _leastRecentRow = row;
-        }
+        _logRows = rows;
+        _logStamps = stamps;
+        _logHead = 0;
     }
 }

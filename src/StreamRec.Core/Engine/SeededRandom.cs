@@ -14,6 +14,25 @@ public sealed class SeededRandom
 
     public SeededRandom(ulong seed) => _state = seed;
 
+    /// <summary>Restarts the sequence from <paramref name="seed"/>, as a new instance would.</summary>
+    public void Reseed(ulong seed)
+    {
+        _state = seed;
+        _hasSpareGaussian = false;
+    }
+
+    /// <summary>A 64-bit FNV-1a hash of a string's UTF-16 code units: stable across processes and runtimes.</summary>
+    public static ulong StableHash(ReadOnlySpan<char> text)
+    {
+        ulong hash = 0xCBF29CE484222325UL;
+        foreach (char c in text)
+        {
+            hash = (hash ^ c) * 0x100000001B3UL;
+        }
+
+        return hash;
+    }
+
     /// <summary>The next 64 uniformly distributed bits.</summary>
     public ulong NextUInt64()
     {

@@ -163,27 +163,56 @@ public sealed class TopKScorer
         ScoredRow[] heap = _heap;
         int[] excluded = _excludedStamp;
         int stamp = _stamp;
-        for (int i = 0; i < scores.Length; i++)
+        int heapCount = _heapCount;
+        int i = 0;
+
+        // Fill phase: the heap is not full yet, so every valid row enters.
+        for (; i < scores.Length && heapCount < k; i++)
         {
             float score = scores[i];
             int row = firstRow + i;
-            if (_heapCount == k)
+            if (!float.IsNaN(score) && !(row < excluded.Length && excluded[row] == stamp))
             {
-                // Strictly greater: an equal score on a later (higher) row never displaces an earlier row.
-                // NaN compares false and is dropped here.
-                if (!(score > heap[0].Score) || (row < excluded.Length && excluded[row] == stamp))
-                {
-                    continue;
-                }
+                heap[heapCount] = new ScoredRow(row, score);
+                SiftUp(heap, heapCount++);
+            }
+        }
 
-                heap[0] = new ScoredRow(row, score);
-                SiftDown(heap, 0, k);
-            }
-            else if (!float.IsNaN(score) && !(row < excluded.Length && excluded[row] == stamp))
+        _heapCount = heapCount;
+        if (i == scores.Length)
+        {
+            return;
+        }
+
+        // Selection phase. Most blocks hold nothing better than the current k-th score: one SIMD
+        // max decides that (a NaN max means "look row by row").
+        float threshold = heap[0].Score;
+        ReadOnlySpan<float> rest = scores[i..];
+        float blockMax = TensorPrimitives.Max(rest);
+        if (blockMax <= threshold)
+        {
+            return;
+        }
+
+        for (; i < scores.Length; i++)
+        {
+            float score = scores[i];
+            // Strictly greater: an equal score on a later (higher) row never displaces an earlier row.
+            // NaN compares false and is dropped here.
+            if (!(score > threshold))
             {
-                heap[_heapCount] = new ScoredRow(row, score);
-                SiftUp(heap, _heapCount++);
+                continue;
             }
+
+            int row = firstRow + i;
+            if (row < excluded.Length && excluded[row] == stamp)
+            {
+                continue;
+            }
+
+            heap[0] = new ScoredRow(row, score);
+            SiftDown(heap, 0, k);
+            threshold = heap[0].Score;
         }
     }
 

@@ -76,13 +76,12 @@ public sealed class BprLearner : FactorLearner
         float biasL2 = Resolved.BiasL2;
 
         int userEntry = gradients.Add(Users, example.UserRow);
-        Span<float> userGradient = gradients.Vector(userEntry);
-        TensorPrimitives.Multiply(user, l2, userGradient);
+        Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
         int positiveEntry = gradients.Add(Items, example.ItemRow);
-        Span<float> positiveGradient = gradients.Vector(positiveEntry);
-        TensorPrimitives.Multiply(positive, l2, positiveGradient);
-        gradients.Bias(positiveEntry) = biasL2 * positiveBias;
 
+        // Σ_n of the loss gradients: the positive's terms (-Σg·u for i, -Σg·i for u) are added once
+        // after the loop instead of once per negative.
+        float lossGradientSum = 0f;
         for (int n = 0; n < _negatives; n++)
         {
             int negativeRow = SampleNegative(example.ItemRow);
@@ -101,18 +100,18 @@ public sealed class BprLearner : FactorLearner
                 return false;
             }
 
-            TensorPrimitives.MultiplyAdd(positive, lossGradient, userGradient, userGradient);
+            lossGradientSum += lossGradient;
             TensorPrimitives.MultiplyAdd(negative, -lossGradient, userGradient, userGradient);
-            TensorPrimitives.MultiplyAdd(user, lossGradient, positiveGradient, positiveGradient);
-            gradients.Bias(positiveEntry) += lossGradient;
-
             int negativeEntry = gradients.Add(Items, negativeRow);
-            Span<float> negativeGradient = gradients.Vector(negativeEntry);
-            TensorPrimitives.Multiply(negative, l2, negativeGradient);
+            Span<float> negativeGradient = gradients.StartWithL2(negativeEntry, negative, l2);
             TensorPrimitives.MultiplyAdd(user, -lossGradient, negativeGradient, negativeGradient);
             gradients.Bias(negativeEntry) = -lossGradient + (biasL2 * negativeBias);
         }
 
+        TensorPrimitives.MultiplyAdd(positive, lossGradientSum, userGradient, userGradient);
+        Span<float> positiveGradient = gradients.StartWithL2(positiveEntry, positive, l2);
+        TensorPrimitives.MultiplyAdd(user, lossGradientSum, positiveGradient, positiveGradient);
+        gradients.Bias(positiveEntry) = lossGradientSum + (biasL2 * positiveBias);
         return true;
     }
 

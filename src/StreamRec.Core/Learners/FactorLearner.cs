@@ -120,16 +120,15 @@ public abstract class FactorLearner : IOnlineRecommender
         }
 
         IdLookup user = Users.GetOrAddRow(interaction.UserId);
+        IdLookup item = Items.GetOrAddRow(interaction.ItemId);
+        SyncSideTables();
         if (user.IsNew)
         {
-            _seen.EnsureCapacity(Users.Ids.Capacity);
             _seen.Reset(user.Row);
         }
 
-        IdLookup item = Items.GetOrAddRow(interaction.ItemId);
         if (item.IsNew)
         {
-            Trending.EnsureCapacity(Items.Ids.Capacity);
             Trending.Reset(item.Row);
         }
 
@@ -176,6 +175,7 @@ public abstract class FactorLearner : IOnlineRecommender
             _rankedRows = new ScoredRow[destination.Length];
         }
 
+        SyncSideTables();
         Span<ScoredRow> ranked = _rankedRows.AsSpan(0, destination.Length);
         ReadOnlySpan<float> trending = Trending.RelativeScores[..itemCount];
         int written;
@@ -269,4 +269,14 @@ public abstract class FactorLearner : IOnlineRecommender
     }
 
     private static bool WouldEvict(IdMap ids, string id) => ids.IsFull && !ids.Contains(id);
+
+    /// <summary>
+    /// Grows the per-row side tables to the id maps' capacity: rows also arrive through
+    /// <see cref="EmbeddingTable.WriteRow"/> (restore), not only through <see cref="Learn"/>.
+    /// </summary>
+    private void SyncSideTables()
+    {
+        _seen.EnsureCapacity(Users.Ids.Capacity);
+        Trending.EnsureCapacity(Items.Ids.Capacity);
+    }
 }

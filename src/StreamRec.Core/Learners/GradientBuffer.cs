@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using StreamRec.Core.Engine;
 
 namespace StreamRec.Core.Learners;
@@ -36,6 +37,22 @@ internal sealed class GradientBuffer
     }
 
     public Span<float> Vector(int index) => _vectorGradients.AsSpan(index * _dimensions, _dimensions);
+
+    /// <summary>Starts an entry's vector gradient at the L2 term <c>l2 x parameters</c> (skips the multiply when l2 is 0).</summary>
+    public Span<float> StartWithL2(int index, ReadOnlySpan<float> parameters, float l2)
+    {
+        Span<float> gradient = Vector(index);
+        if (l2 == 0f)
+        {
+            gradient.Clear();
+        }
+        else
+        {
+            TensorPrimitives.Multiply(parameters, l2, gradient);
+        }
+
+        return gradient;
+    }
 
     public ref float Bias(int index) => ref _biasGradients[index];
 

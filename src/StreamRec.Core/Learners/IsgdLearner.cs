@@ -33,13 +33,11 @@ public sealed class IsgdLearner : FactorLearner
 
         float l2 = Resolved.L2;
         int userEntry = gradients.Add(Users, example.UserRow);
-        Span<float> userGradient = gradients.Vector(userEntry);
-        TensorPrimitives.Multiply(user, l2, userGradient);
+        Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
         TensorPrimitives.MultiplyAdd(item, lossGradient, userGradient, userGradient);
 
         int itemEntry = gradients.Add(Items, example.ItemRow);
-        Span<float> itemGradient = gradients.Vector(itemEntry);
-        TensorPrimitives.Multiply(item, l2, itemGradient);
+        Span<float> itemGradient = gradients.StartWithL2(itemEntry, item, l2);
         TensorPrimitives.MultiplyAdd(user, lossGradient, itemGradient, itemGradient);
         gradients.Bias(itemEntry) = lossGradient + (Resolved.BiasL2 * itemBias);
         return true;

@@ -1,65 +1,11 @@
 using System.Buffers;
 using System.Globalization;
+using System.Threading.Channels;
 using Google.Protobuf;
 using StackExchange.Redis;
 using StreamRec.Contracts.V1;
 
 namespace StreamRec.Redis.Checkpoints;
-
-/// <summary>What one publish made visible.</summary>
-/// <param name="Manifest">The manifest now current.</param>
-/// <param name="ChunkCount">Chunks written by this publish.</param>
-/// <param name="ByteSize">Bytes of chunk values written by this publish.</param>
-/// <param name="LookupKeysWritten">Lookup keys written (deltas only).</param>
-public sealed record PublishResult(Manifest Manifest, int ChunkCount, long ByteSize, int LookupKeysWritten);
-
-/// <summary>A restored model and where it came from.</summary>
-/// <param name="Checkpoint">The model state: snapshot plus its deltas in order.</param>
-/// <param name="Manifest">The manifest that was restored (of the snapshot actually used).</param>
-/// <param name="SkippedSnapshots">Newer snapshots that failed, newest first; empty when the current one was used.</param>
-public sealed record RestoreResult(ModelCheckpoint Checkpoint, Manifest Manifest, IReadOnlyList<CheckpointCorruptException> SkippedSnapshots)
-{
-    /// <summary>Snapshot id the state was restored from.</summary>
-    public long SnapshotId => Manifest.SnapshotId;
-
-    /// <summary>True when the current snapshot failed and an older one was used.</summary>
-    public bool FellBack => SkippedSnapshots.Count > 0;
-}
-
-/// <summary>What to restore.</summary>
-public sealed record RestoreScope
-{
-    /// <summary>Everything.</summary>
-    public static readonly RestoreScope All = new();
-
-    /// <summary>Partitions whose user rows (and seen items) to load; null for all.</summary>
-    public IReadOnlySet<int>? UserPartitions { get; init; }
-
-    /// <summary>Load item rows and trending state.</summary>
-    public bool IncludeItems { get; init; } = true;
-
-    /// <summary>Only the user rows of <paramref name="partitions"/>, plus items and trending.</summary>
-    public static RestoreScope Partitions(params int[] partitions) => new() { UserPartitions = partitions.ToHashSet() };
-}
-
-/// <summary>What retention deleted.</summary>
-/// <param name="DeletedSnapshots">Snapshot ids removed, oldest first.</param>
-/// <param name="DeletedKeys">Keys deleted.</param>
-/// <param name="RetainedSnapshots">Snapshot ids kept, oldest first.</param>
-public sealed record RetentionResult(IReadOnlyList<long> DeletedSnapshots, long DeletedKeys, IReadOnlyList<long> RetainedSnapshots);
-
-/// <summary>One version of a model.</summary>
-/// <param name="Version">Version name.</param>
-/// <param name="IsActive">Whether readers follow it.</param>
-/// <param name="Manifest">Its current manifest, or null when nothing is published yet.</param>
-public sealed record ModelVersionInfo(string Version, bool IsActive, Manifest? Manifest);
-
-/// <summary>The result of checking one retained snapshot and its deltas.</summary>
-/// <param name="SnapshotId">Snapshot id.</param>
-/// <param name="IsCurrent">Whether the current manifest references it.</param>
-/// <param name="ChunksChecked">Chunks read and checked.</param>
-/// <param name="Error">The first problem found, or null when every chunk passed.</param>
-public sealed record SnapshotVerification(long SnapshotId, bool IsCurrent, int ChunksChecked, CheckpointCorruptException? Error);
 
 /// <summary>
 /// Publishes, restores, retains and promotes model checkpoints in Redis (layout: docs/redis-layout.md).
@@ -105,6 +51,7 @@ public sealed class CheckpointStore
     public async Task<PublishResult> PublishSnapshotAsync(ModelCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        var started = _time.GetTimestamp();
         var keys = new CheckpointKeys(checkpoint.Model, checkpoint.Version);
         ValidateContent(checkpoint);
         var db = Database;
@@ -151,6 +98,7 @@ public sealed class CheckpointStore
             throw Conflict(keys, expectedSeq);
         }
 
+        var visibleAfter = _time.GetElapsedTime(started);
         if (checkpoint.RegisterVersion)
         {
             await db.StringSetAsync(CheckpointKeys.Active(keys.Model), keys.Version, when: When.NotExists).ConfigureAwait(false);
@@ -161,7 +109,7 @@ public sealed class CheckpointStore
             await ApplyRetentionAsync(keys.Model, keys.Version, cancellationToken).ConfigureAwait(false);
         }
 
-        return new PublishResult(manifest, refs.Count, bytes, 0);
+        return new PublishResult(manifest, refs.Count, bytes, 0, visibleAfter);
     }
 
     /// <summary>
@@ -173,6 +121,7 @@ public sealed class CheckpointStore
     public async Task<PublishResult> PublishDeltaAsync(CheckpointDelta delta, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(delta);
+        var started = _time.GetTimestamp();
         var keys = new CheckpointKeys(delta.Model, delta.Version);
         var db = Database;
         var current = await ReadManifestAsync(db, keys.Manifest).ConfigureAwait(false)
@@ -208,8 +157,22 @@ public sealed class CheckpointStore
             throw Conflict(keys, current.PublishSeq);
         }
 
+        var visibleAfter = _time.GetElapsedTime(started);
         var lookups = Options.WriteLookups ? await WriteLookupsAsync(db, keys, delta, manifest.PublishSeq, now).ConfigureAwait(false) : 0;
-        return new PublishResult(manifest, refs.Count, bytes, lookups);
+        return new PublishResult(manifest, refs.Count, bytes, lookups, visibleAfter);
+    }
+
+    /// <summary>
+    /// Writes the lookup keys of <paramref name="delta"/> (its rows' vectors and its top-k lists), as
+    /// <see cref="PublishDeltaAsync"/> does when <see cref="CheckpointOptions.WriteLookups"/> is on. For a
+    /// writer that turns that off to have the delta visible sooner and writes lookups on its own schedule.
+    /// </summary>
+    /// <returns>Lookup keys written.</returns>
+    public Task<int> WriteLookupsAsync(CheckpointDelta delta, PublishResult published)
+    {
+        ArgumentNullException.ThrowIfNull(delta);
+        ArgumentNullException.ThrowIfNull(published);
+        return WriteLookupsAsync(Database, new CheckpointKeys(delta.Model, delta.Version), delta, published.Manifest.PublishSeq, NowMs);
     }
 
     /// <summary>
@@ -483,8 +446,9 @@ public sealed class CheckpointStore
     }
 
     /// <summary>
-    /// Encodes chunks on a worker thread one ahead of sending, sends them pipelined with a bounded number in
-    /// flight (so pooled buffers are reused and memory stays bounded), then awaits every write.
+    /// Encodes chunks on a worker thread into a bounded queue while this thread sends them pipelined, with
+    /// a bounded number of writes in flight (pooled buffers are reused and memory stays bounded), then
+    /// awaits every write.
     /// </summary>
     private static async Task<(List<ChunkRef> Refs, long Bytes)> WriteChunksAsync(
         IDatabase db, IEnumerable<CheckpointChunk> chunks, long snapshotId, long deltaSeq, Func<int, RedisKey> keyOf, CancellationToken cancellationToken)
@@ -492,39 +456,46 @@ public sealed class CheckpointStore
         var refs = new List<ChunkRef>();
         var inFlight = new Queue<(Task Write, byte[] Buffer)>();
         long bytes = 0;
-        using var source = chunks.GetEnumerator();
-        (CheckpointChunk Chunk, byte[] Buffer, int Length, uint Crc)? EncodeNext()
-        {
-            if (!source.MoveNext())
+        var encoded = Channel.CreateBounded<EncodedChunk>(new BoundedChannelOptions(MaxChunkWritesInFlight) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var encoder = Task.Run(
+            async () =>
             {
-                return null;
-            }
+                try
+                {
+                    foreach (var chunk in chunks)
+                    {
+                        chunk.SnapshotId = snapshotId;
+                        chunk.DeltaSeq = deltaSeq;
+                        var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32);
+                        await encoded.Writer.WriteAsync(new EncodedChunk(chunk, buffer, length, crc32), stop.Token).ConfigureAwait(false);
+                    }
 
-            var chunk = source.Current;
-            chunk.SnapshotId = snapshotId;
-            chunk.DeltaSeq = deltaSeq;
-            var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32);
-            return (chunk, buffer, length, crc32);
-        }
+                    encoded.Writer.Complete();
+                }
+                catch (Exception ex)
+                {
+                    encoded.Writer.Complete(ex);
+                }
+            },
+            CancellationToken.None);
 
         try
         {
-            var next = Task.Run(EncodeNext, cancellationToken);
-            while (await next.ConfigureAwait(false) is { } encoded)
+            await foreach (var chunk in encoded.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                next = Task.Run(EncodeNext, cancellationToken);
                 var chunkRef = new ChunkRef
                 {
                     Index = refs.Count,
-                    Kind = encoded.Chunk.Kind,
-                    Partition = encoded.Chunk.Partition,
-                    RowCount = encoded.Chunk.Ids.Count,
-                    ByteSize = encoded.Length,
-                    Crc32 = encoded.Crc,
+                    Kind = chunk.Chunk.Kind,
+                    Partition = chunk.Chunk.Partition,
+                    RowCount = chunk.Chunk.Ids.Count,
+                    ByteSize = chunk.Length,
+                    Crc32 = chunk.Crc32,
                 };
-                inFlight.Enqueue((db.StringSetAsync(keyOf(chunkRef.Index), new ReadOnlyMemory<byte>(encoded.Buffer, 0, encoded.Length)), encoded.Buffer));
+                inFlight.Enqueue((db.StringSetAsync(keyOf(chunkRef.Index), new ReadOnlyMemory<byte>(chunk.Buffer, 0, chunk.Length)), chunk.Buffer));
                 refs.Add(chunkRef);
-                bytes += encoded.Length;
+                bytes += chunk.Length;
                 if (inFlight.Count >= MaxChunkWritesInFlight)
                 {
                     var (write, buffer) = inFlight.Dequeue();
@@ -542,7 +513,9 @@ public sealed class CheckpointStore
         }
         finally
         {
-            // On failure, let the remaining writes finish before their buffers could be reused elsewhere.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await encoder.ConfigureAwait(false);
+            // On failure, let the remaining writes finish before leaving; their buffers are left to the GC.
             while (inFlight.Count > 0)
             {
                 var (write, _) = inFlight.Dequeue();
@@ -552,6 +525,8 @@ public sealed class CheckpointStore
 
         return (refs, bytes);
     }
+
+    private readonly record struct EncodedChunk(CheckpointChunk Chunk, byte[] Buffer, int Length, uint Crc32);
 
     private IEnumerable<CheckpointChunk> SnapshotChunks(ModelCheckpoint checkpoint)
     {
@@ -737,28 +712,45 @@ public sealed class CheckpointStore
 
     private async Task<int> WriteLookupsAsync(IDatabase db, CheckpointKeys keys, CheckpointDelta delta, long publishSeq, long nowMs)
     {
-        var writes = new List<Task>();
+        // The SETs go out as one batch without awaiting each reply (a Task per key costs more than the SET
+        // itself); the ZADD sent after them on the same connection is awaited, and Redis answers in order, so
+        // when it returns every SET was processed, and a refused write (such as OOM) fails the ZADD as well.
+        var batch = db.CreateBatch();
         var indexed = new List<SortedSetEntry>();
-        void Write(RedisKey key, byte[] value)
+        void Write(RedisKey key, ReadOnlyMemory<byte> value)
         {
-            writes.Add(db.StringSetAsync(key, value, Options.LookupTtl));
+            _ = batch.StringSetAsync(key, value, Options.LookupTtl, flags: CommandFlags.FireAndForget);
             indexed.Add(new SortedSetEntry(key.ToString(), nowMs));
         }
 
         void WriteRows(EmbeddingRows rows, Func<string, RedisKey> keyOf)
         {
+            // All values of a table go into one array (one allocation instead of two per row); the vectors
+            // are wrapped, not copied, until they are written into it.
+            var entities = new EntityVector[rows.Count];
+            var total = 0;
             for (var row = 0; row < rows.Count; row++)
             {
-                var entity = new EntityVector
+                entities[row] = new EntityVector
                 {
                     Id = rows.Ids[row],
                     Dimensions = rows.Dimensions,
-                    Vector = ChunkCodec.FloatsToBytes(rows.Vector(row)),
+                    Vector = ChunkCodec.WrapFloats(rows.Vectors, row * rows.Dimensions, rows.Dimensions),
                     Bias = rows.Biases?[row] ?? 0,
                     PublishSeq = publishSeq,
                     UpdatedAtMs = nowMs,
                 };
-                Write(keyOf(rows.Ids[row]), entity.ToByteArray());
+                total += entities[row].CalculateSize();
+            }
+
+            var values = new byte[total];
+            var offset = 0;
+            for (var row = 0; row < rows.Count; row++)
+            {
+                var size = entities[row].CalculateSize();
+                entities[row].WriteTo(values.AsSpan(offset, size));
+                Write(keyOf(rows.Ids[row]), new ReadOnlyMemory<byte>(values, offset, size));
+                offset += size;
             }
         }
 
@@ -785,16 +777,23 @@ public sealed class CheckpointStore
             return 0;
         }
 
-        writes.Add(db.SortedSetAddAsync(keys.LookupIndex, [.. indexed]));
-        await Task.WhenAll(writes).ConfigureAwait(false);
+        batch.Execute();
+
+        await db.SortedSetAddAsync(keys.LookupIndex, [.. indexed]).ConfigureAwait(false);
 
         // Cap: evict the least recently written keys beyond the limit (members are the keys themselves).
         var excess = await db.SortedSetLengthAsync(keys.LookupIndex).ConfigureAwait(false) - Options.MaxLookupEntries;
         if (excess > 0)
         {
             var evicted = await db.SortedSetRangeByRankAsync(keys.LookupIndex, 0, excess - 1).ConfigureAwait(false);
-            await DeleteKeysAsync(db, evicted.Select(member => (RedisKey)member.ToString())).ConfigureAwait(false);
-            await db.SortedSetRemoveAsync(keys.LookupIndex, evicted).ConfigureAwait(false);
+            var unlinks = db.CreateBatch();
+            foreach (var member in evicted)
+            {
+                _ = unlinks.ExecuteAsync("UNLINK", [(RedisKey)member.ToString()], CommandFlags.FireAndForget);
+            }
+
+            unlinks.Execute();
+            await db.SortedSetRemoveRangeByRankAsync(keys.LookupIndex, 0, excess - 1).ConfigureAwait(false);
         }
 
         // Entries whose keys expired by TTL leave the index too, so it never outgrows the live keys by much.

@@ -188,7 +188,7 @@ internal static class ChunkCodec
     }
 
     /// <summary>A view of part of a float array as bytes, without a copy (the array must not change while in use).</summary>
-    private static ByteString WrapFloats(float[] array, int start, int count) =>
+    public static ByteString WrapFloats(float[] array, int start, int count) =>
         UnsafeByteOperations.UnsafeWrap(new FloatBytesMemory(array, start, count).Memory);
 
     private static IEnumerable<(int Start, int Count)> Cut(string[] ids, Func<string, int> rowBytes, int targetBytes)

@@ -57,7 +57,7 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
         var options = services.GetRequiredService<IOptions<WorkerOptions>>().Value;
         var checkpoints = new CheckpointOptions { DeltaInterval = options.DeltaInterval, SnapshotInterval = options.SnapshotInterval };
         return new RedisShardCheckpoints(services.GetRequiredService<IConnectionMultiplexer>(), checkpoints, options.Model, options.ModelVersion,
-            options.Learner.Learner, DescribeLearner(options), activate: true);
+            options.Learner.Learner, DescribeLearner(options), activate: options.Replay is null);
     }
 
     /// <summary>The chain name of a partition.</summary>

@@ -43,12 +43,16 @@ public sealed partial class WorkerRuntime
     private readonly Dictionary<TopicPartition, ChainProgress> _chains = [];
     private readonly string _itemsOwnerTopic;
     private CheckpointPublisher? _publisher;
+    private ItemSync.ItemDeltaExchange? _itemSync;
     private DeadLetterPublisher? _deadLetters;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private readonly CancellationTokenSource _abort = new();
+    private readonly Dictionary<TopicPartition, long> _replayStops = [];
     private volatile bool _ready;
     private bool _paused;
     private long _eventsSeen;
+    private long _nextLiveEvaluation;
+    private readonly Prometheus.Counter.Child _appliedEvents;
     private DateTimeOffset _itemsSnapshotAt;
 
     public WorkerRuntime(WorkerOptions options, IShardCheckpoints store, ILogger logger, WorkerMetrics? metrics = null, TimeProvider? clock = null)
@@ -69,6 +73,7 @@ public sealed partial class WorkerRuntime
         _decoder = new ClickEventDecoder(options.Events, _clock);
         _badEventLog = new LogRateLimiter(burst: 10, TimeSpan.FromMinutes(1), _clock);
         _liveRecall = new LiveRecall(options.LiveEvaluationWindow);
+        _appliedEvents = _metrics.Events.WithLabels("applied", "");
         // The owner of this topic's partition 0 publishes the items chain: exactly one replica does.
         _itemsOwnerTopic = options.Topics.Count > 0 ? options.Topics.Min(StringComparer.Ordinal)! : "";
         ReplicaId = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 33)];
@@ -79,6 +84,9 @@ public sealed partial class WorkerRuntime
 
     public WorkerMetrics Metrics => _metrics;
 
+    /// <summary>The replica's model (tests compare item tables across replicas; read only when the worker is idle).</summary>
+    public ShardedModel Model => _model;
+
     /// <summary>Ready once the items are restored and no assignment is being restored.</summary>
     public bool IsReady => _ready;
 
@@ -87,9 +95,9 @@ public sealed partial class WorkerRuntime
         get
         {
             // Read racily from other threads for health and progress; exact values come from checkpoints.
-            var shards = _model.Shards.ToArray();
-            return new WorkerStatus(_ready, shards.Length, shards.Sum(s => s.AppliedEvents), shards.Sum(s => s.DeadLetteredEvents), _paused,
-                _publisher?.Pending ?? 0, _liveRecall.Recall, shards.Length == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
+            var shards = _model.ShardsSnapshot;
+            return new WorkerStatus(_ready, shards.Count, shards.Sum(s => s.AppliedEvents), shards.Sum(s => s.DeadLetteredEvents), _paused,
+                _publisher?.Pending ?? 0, _liveRecall.Recall, shards.Count == 0 ? 0 : shards.Max(s => s.EventTimeWatermarkMs));
         }
     }
 
@@ -115,12 +123,22 @@ public sealed partial class WorkerRuntime
         }
 
         _itemsSnapshotAt = _clock.GetUtcNow();
+        if (_options.Replay is null)
+        {
+            _itemSync = new ItemSync.ItemDeltaExchange(_options.Kafka.ApplyTo(new ClientConfig()), _options.ResolvedItemDeltasTopic, ReplicaId, _model.Items, _metrics, _logger);
+            _itemSync.StartFromCurrentItems();
+        }
+
         _publisher = new CheckpointPublisher(_store, ReplicaId, _options.MaxPendingCheckpoints, _metrics, _logger, _clock);
         _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
         _consumer = BuildConsumer();
         try
         {
-            if (_options.Topics.Count > 0)
+            if (_options.Replay is { } replay)
+            {
+                AssignForReplay(replay);
+            }
+            else if (_options.Topics.Count > 0)
             {
                 _consumer.Subscribe(_options.Topics);
             }
@@ -144,6 +162,7 @@ public sealed partial class WorkerRuntime
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
             _consumer.Dispose();
             _deadLetters.Dispose();
+            _itemSync?.Dispose();
         }
     }
 
@@ -152,7 +171,8 @@ public sealed partial class WorkerRuntime
         var consumer = _consumer!;
         var nextCheckpoint = _clock.GetTimestamp();
         var nextLag = _clock.GetTimestamp();
-        while (!stoppingToken.IsCancellationRequested)
+        var nextItemSync = _clock.GetTimestamp();
+        while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
         {
             var result = Consume(consumer, _pollTimeout);
             for (var taken = 0; result is not null; taken++)
@@ -162,6 +182,16 @@ public sealed partial class WorkerRuntime
             }
 
             DropFencedShards();
+            if (_itemSync is not null)
+            {
+                _itemSync.ApplyReceived();
+                if (_clock.GetElapsedTime(nextItemSync) >= TimeSpan.Zero)
+                {
+                    _itemSync.SendChanges();
+                    nextItemSync = _clock.GetTimestamp() + (long)(_options.ItemSyncInterval.TotalSeconds * _clock.TimestampFrequency);
+                }
+            }
+
             if (_clock.GetElapsedTime(nextCheckpoint) >= TimeSpan.Zero)
             {
                 Checkpoint(final: false, only: null);
@@ -199,6 +229,13 @@ public sealed partial class WorkerRuntime
             return;
         }
 
+        if (_replayStops.TryGetValue(result.TopicPartition, out var stop) && result.Offset.Value >= stop)
+        {
+            // Past the backfill's end: not part of this version.
+            _consumer!.Pause([result.TopicPartition]);
+            return;
+        }
+
         var payload = result.Message.Value ?? [];
         long started = ++_eventsSeen % 64 == 0 ? Stopwatch.GetTimestamp() : 0;
         var decoded = _options.Format == EventFormat.Json
@@ -218,14 +255,15 @@ public sealed partial class WorkerRuntime
             return;
         }
 
-        if (_eventsSeen % _options.LiveEvaluationSampling == 0 && shard.Learner.KnowsUser(interaction.UserId))
+        if (_options.LiveEvaluationsPerSecond > 0 && Stopwatch.GetTimestamp() >= _nextLiveEvaluation && shard.Learner.KnowsUser(interaction.UserId))
         {
+            _nextLiveEvaluation = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / _options.LiveEvaluationsPerSecond);
             var count = shard.Learner.Recommend(interaction.UserId, _liveTopK, excludeSeen: true);
             _liveRecall.Record(_liveTopK.AsSpan(0, count).ContainsItem(interaction.ItemId));
         }
 
         ShardedModel.Apply(shard, interaction, result.Offset.Value);
-        _metrics.Events.WithLabels("applied", "").Inc();
+        _appliedEvents.Inc();
         if (started != 0)
         {
             _metrics.UpdateSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -404,11 +442,104 @@ public sealed partial class WorkerRuntime
         _metrics.TableEvictions.WithLabels("users").Set(shards.Sum(s => s.Learner.Users.Ids.EvictionCount));
     }
 
+    /// <summary>
+    /// Assigns every partition of the topics by hand for a backfill: each shard resumes from its own
+    /// chain when a previous run of this backfill published one, else starts where Replay:From says;
+    /// each stops where Replay:Until says.
+    /// </summary>
+    private void AssignForReplay(ReplayOptions replay)
+    {
+        var consumer = _consumer!;
+        var timeout = TimeSpan.FromSeconds(30);
+        using var admin = new AdminClientBuilder(_options.Kafka.ApplyTo(new AdminClientConfig())).Build();
+        var metadata = admin.GetMetadata(timeout);
+        var partitions = new List<TopicPartition>();
+        foreach (var topic in _options.Topics)
+        {
+            var described = metadata.Topics.SingleOrDefault(t => t.Topic == topic);
+            if (described is null || described.Error.IsError || described.Partitions.Count == 0)
+            {
+                throw new InvalidOperationException($"Replay topic '{topic}' does not exist at {_options.Kafka.BootstrapServers} ({described?.Error.Reason ?? "not in metadata"}).");
+            }
+
+            partitions.AddRange(described.Partitions.Select(p => new TopicPartition(topic, p.PartitionId)));
+        }
+
+        var starts = ReplayStarts(replay, partitions, consumer, timeout);
+        var untilTime = replay.Until == "caught-up" ? (DateTimeOffset?)null : ReplayUntil(replay);
+        var untilOffsets = untilTime is { } until
+            ? consumer.OffsetsForTimes(partitions.Select(p => new TopicPartitionTimestamp(p, new Timestamp(until))), timeout).ToDictionary(o => o.TopicPartition, o => o.Offset.Value)
+            : [];
+        var assignment = new List<TopicPartitionOffset>();
+        foreach (var partition in partitions)
+        {
+            var watermarks = consumer.QueryWatermarkOffsets(partition, timeout);
+            _replayStops[partition] = untilOffsets.TryGetValue(partition, out var stop) && stop >= 0 ? stop : watermarks.High.Value;
+            var restored = WithRetries($"restore {partition}", () => _store.ClaimAndRestoreShardAsync(partition, ReplicaId, CancellationToken.None), CancellationToken.None);
+            var shard = _model.Assign(partition, restored);
+            if (restored is null)
+            {
+                var start = starts.GetValueOrDefault(partition, Offset.Beginning);
+                shard.NextOffset = start == Offset.Beginning ? watermarks.Low.Value : start == Offset.End ? watermarks.High.Value : start.Value;
+            }
+
+            assignment.Add(new TopicPartitionOffset(partition, new Offset(shard.NextOffset)));
+            LogAssigned(_logger, partition.ToString(), $"replay from offset {shard.NextOffset} to {_replayStops[partition]}");
+        }
+
+        consumer.Assign(assignment);
+    }
+
+    private static Dictionary<TopicPartition, Offset> ReplayStarts(ReplayOptions replay, List<TopicPartition> partitions, IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout)
+    {
+        if (replay.From == "earliest")
+        {
+            return [];
+        }
+
+        if (ReplayOptions.TryParseTime(replay.From, out var from))
+        {
+            return consumer.OffsetsForTimes(partitions.Select(p => new TopicPartitionTimestamp(p, new Timestamp(from))), timeout)
+                .ToDictionary(o => o.TopicPartition, o => o.Offset.Value < 0 ? Offset.End : o.Offset);
+        }
+
+        // An offsets file: "topic,partition,offset" per line; partitions it leaves out start at the earliest offset.
+        var starts = new Dictionary<TopicPartition, Offset>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(replay.From))
+        {
+            lineNumber++;
+            var fields = line.Split(',', StringSplitOptions.TrimEntries);
+            if (line.Trim().Length == 0 || line.TrimStart().StartsWith('#'))
+            {
+                continue;
+            }
+
+            if (fields.Length != 3 || !int.TryParse(fields[1], System.Globalization.CultureInfo.InvariantCulture, out var partition)
+                || !long.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var offset) || offset < 0)
+            {
+                throw new FormatException($"{replay.From}:{lineNumber}: expected 'topic,partition,offset', got '{line}'.");
+            }
+
+            starts[new TopicPartition(fields[0], partition)] = new Offset(offset);
+        }
+
+        return starts;
+    }
+
+    private static DateTimeOffset ReplayUntil(ReplayOptions replay) =>
+        ReplayOptions.TryParseTime(replay.Until, out var until) ? until : throw new FormatException($"Replay:Until '{replay.Until}' is not a time.");
+
+    /// <summary>A backfill is finished when every partition reached its stop offset.</summary>
+    private bool ReplayFinished() =>
+        _replayStops.Count > 0 && _replayStops.All(stop => _model.TryGetShard(stop.Key, out var shard) && shard.NextOffset >= stop.Value);
+
     private IConsumer<byte[]?, byte[]?> BuildConsumer()
     {
         var config = _options.Kafka.ApplyTo(new ConsumerConfig
         {
-            GroupId = _options.ResolvedGroupId,
+            // A backfill assigns partitions itself and never commits; its group id only names it.
+            GroupId = _options.Replay is null ? _options.ResolvedGroupId : $"{_options.ResolvedGroupId}-replay-{_options.ModelVersion}",
             ClientId = ReplicaId,
             EnableAutoCommit = false,
             EnableAutoOffsetStore = false,
@@ -493,6 +624,12 @@ public sealed partial class WorkerRuntime
 
     private void StopGracefully()
     {
+        if (_itemSync is not null)
+        {
+            _itemSync.SendChanges();
+            _itemSync.Flush(TimeSpan.FromSeconds(5));
+        }
+
         var job = Checkpoint(final: true, only: null);
         var drained = _publisher!.DrainAsync(_options.ShutdownTimeout);
         if (!drained.Wait(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)) || job is { Published.Task.IsCompletedSuccessfully: false })

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using StreamRec.Worker.Consumption;
 
 namespace StreamRec.Worker.Hosting;
@@ -7,16 +8,37 @@ namespace StreamRec.Worker.Hosting;
 /// Hosts one <see cref="WorkerRuntime"/>: starts its consumer thread with the host and, on SIGTERM,
 /// stops it gracefully (final deltas, commit, close) and waits for it within the host's shutdown timeout.
 /// </summary>
-public sealed class WorkerService(WorkerRuntime runtime) : IHostedService
+/// <remarks>When the runtime ends by itself (a finished backfill, or a fatal error) the host stops too, with exit code 1 on error.</remarks>
+public sealed partial class WorkerService(WorkerRuntime runtime, IHostApplicationLifetime lifetime, ILogger<WorkerService> logger) : IHostedService
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task? _running;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _running = runtime.RunAsync(_stopping.Token);
+        _running = RunThenStopHostAsync();
         return Task.CompletedTask;
     }
+
+    private async Task RunThenStopHostAsync()
+    {
+        try
+        {
+            await runtime.RunAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogFailed(logger, ex);
+            Environment.ExitCode = 1;
+        }
+        finally
+        {
+            lifetime.StopApplication();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The worker stopped on an error")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

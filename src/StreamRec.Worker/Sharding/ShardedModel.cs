@@ -26,7 +26,13 @@ public sealed class ShardedModel
     /// <summary>The items every shard updates.</summary>
     public SharedItems Items { get; }
 
+    /// <summary>The shards, for the consumer thread.</summary>
     public IReadOnlyCollection<Shard> Shards => _shards.Values;
+
+    /// <summary>A copy of the shard list, replaced on every change: safe to read from any thread (status, tests).</summary>
+    public IReadOnlyList<Shard> ShardsSnapshot => Volatile.Read(ref _snapshot);
+
+    private Shard[] _snapshot = [];
 
     public bool TryGetShard(TopicPartition partition, out Shard shard) => _shards.TryGetValue(partition, out shard!);
 
@@ -54,11 +60,18 @@ public sealed class ShardedModel
 
         shard.CapturedVersion = shard.Learner.Users.AdvanceVersion();
         _shards[partition] = shard;
+        Volatile.Write(ref _snapshot, [.. _shards.Values]);
         return shard;
     }
 
     /// <summary>Forgets a shard (after its final delta, or without one when the partition was lost).</summary>
-    public void Drop(TopicPartition partition) => _shards.Remove(partition);
+    public void Drop(TopicPartition partition)
+    {
+        if (_shards.Remove(partition))
+        {
+            Volatile.Write(ref _snapshot, [.. _shards.Values]);
+        }
+    }
 
     /// <summary>Learns one event in its partition's shard and accounts for its offset.</summary>
     public static void Apply(Shard shard, in Interaction interaction, long offset)

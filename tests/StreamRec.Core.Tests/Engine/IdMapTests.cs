@@ -111,4 +111,36 @@ public sealed class IdMapTests
 
         Assert.That(map.RowsByRecency(), Is.EqualTo(new[] { 1, 2, 0 }));
     }
+
+    [Test]
+    public void EvictionOrderMatchesAReferenceLruOverManyRandomTouches()
+    {
+        const int maxCount = 50;
+        var map = new IdMap(maxCount, initialCapacity: 4);
+        var reference = new LinkedList<string>(); // least recent first
+        var random = new Random(3);
+        var mismatches = 0;
+        for (int step = 0; step < 20_000; step++)
+        {
+            string id = $"id-{random.Next(120)}";
+            string? expectedEviction = !reference.Contains(id) && reference.Count == maxCount ? reference.First!.Value : null;
+            if (expectedEviction is not null)
+            {
+                reference.RemoveFirst();
+            }
+
+            reference.Remove(id);
+            reference.AddLast(id);
+            if (map.GetOrAdd(id).EvictedId != expectedEviction)
+            {
+                mismatches++;
+            }
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(mismatches, Is.Zero);
+            Assert.That(map.RowsByRecency().Select(map.IdAt), Is.EqualTo(reference));
+        });
+    }
 }

@@ -187,6 +187,30 @@ public sealed class LearnerBehaviourTests
         Assert.That((learner.KnowsUser("a"), learner.Users.Ids.EvictionCount), Is.EqualTo((false, 1L)));
     }
 
+    [TestCaseSource(nameof(FactorLearners))]
+    public void RestoredModelRanksLikeTheOriginal(string name)
+    {
+        FactorLearner original = Train(name, seed: 4);
+        var restored = (FactorLearner)LearnerFactory.Create(new LearnerOptions { Learner = name, Seed = 99, Negatives = 2, InitialRows = 1 });
+        restored.Trending.RestoreOrigin(original.Trending.OriginMs);
+        for (int row = 0; row < original.Users.Count; row++)
+        {
+            restored.Users.WriteRow(original.Users.Ids.IdAt(row), original.Users.ReadRow(row), original.Users.ReadBias(row));
+        }
+
+        for (int row = 0; row < original.Items.Count; row++)
+        {
+            int restoredRow = restored.Items.WriteRow(original.Items.Ids.IdAt(row), original.Items.ReadRow(row), original.Items.ReadBias(row));
+            restored.Trending.WriteLogScore(restoredRow, original.Trending.ReadLogScore(row));
+        }
+
+        string[] expected = Recommend(original, "user-3", excludeSeen: false);
+        string[] actual = Recommend(restored, "user-3", excludeSeen: false);
+        restored.Learn(Positive("user-3", "item-1", 10_000, name)); // side tables must follow restored rows
+
+        Assert.That(actual, Is.EqualTo(expected).AsCollection);
+    }
+
     /// <summary>A positive event the learner trains on: a click, or a 4-star rating for mse.</summary>
     private static Interaction Positive(string user, string item, long time, string learner = "isgd") =>
         learner == "mse" ? new(user, item, EventType.Rating, 4f, time) : new(user, item, EventType.Click, 0f, time);
@@ -222,10 +246,10 @@ public sealed class LearnerBehaviourTests
         return [.. values];
     }
 
-    private static string[] Recommend(IOnlineRecommender learner, string user)
+    private static string[] Recommend(IOnlineRecommender learner, string user, bool excludeSeen = true)
     {
         var destination = new ScoredItem[10];
-        int written = learner.Recommend(user, destination);
+        int written = learner.Recommend(user, destination, excludeSeen);
         return destination[..written].Select(s => s.ItemId).ToArray();
     }
 }

@@ -274,6 +274,24 @@ public sealed class CheckpointStoreTests
     }
 
     [Test]
+    public async Task LookupsOff_DeltaWritesNoLookupKeysUntilWriteLookupsIsCalled()
+    {
+        await using var scope = await TestRedis.CreateScope();
+        var store = new CheckpointStore(scope.Connection, new CheckpointOptions { WriteLookups = false });
+        await store.PublishSnapshotAsync(Model(scope.Namespace, "v1", items: 10, usersPerPartition: 10, partitions: 1, dimensions: 4, seed: 19));
+        var delta = new CheckpointDelta { Model = scope.Namespace, Version = "v1", Items = Rows("item", 3, 4, new Random(20), true) };
+        var published = await store.PublishDeltaAsync(delta);
+
+        Assert.That(published.LookupKeysWritten, Is.Zero);
+        Assert.That(await store.GetItemVectorAsync(scope.Namespace, "v1", "item1"), Is.Null);
+
+        var written = await store.WriteLookupsAsync(delta, published);
+
+        Assert.That(written, Is.EqualTo(3));
+        Assert.That(ChunkFloats((await store.GetItemVectorAsync(scope.Namespace, "v1", "item1"))!.Vector), Is.EqualTo(delta.Items.Vector(1).ToArray()));
+    }
+
+    [Test]
     public async Task Promote_SwitchesTheActiveVersionAndListVersionsShowsBoth()
     {
         await using var scope = await TestRedis.CreateScope();

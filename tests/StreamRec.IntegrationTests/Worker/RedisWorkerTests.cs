@@ -66,10 +66,41 @@ public sealed class RedisWorkerTests
         return (applied, deadLettered);
     }
 
-    private long PersistedTotal()
+    private long PersistedTotal(string version = "v1")
     {
-        var (applied, deadLettered) = PersistedAsync().GetAwaiter().GetResult();
+        var (applied, deadLettered) = PersistedAsync(version).GetAwaiter().GetResult();
         return applied + deadLettered;
+    }
+
+    [Test]
+    public async Task Replay_RebuildsANewVersionFromTheEarliestOffset_WhileTheLiveOneStaysActive_ThenPromotes()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 4_000, seed: 3);
+        var live = Options();
+        using var stopLive = new CancellationTokenSource();
+        var liveWorker = new WorkerRuntime(live, Store(live), NullLogger.Instance);
+        var liveRun = liveWorker.RunAsync(stopLive.Token);
+        Eventually.Until(() => PersistedTotal("v1") == 4_000, TimeSpan.FromSeconds(60), "live version v1 caught up");
+
+        var backfill = Options();
+        backfill.ModelVersion = "v2";
+        backfill.Replay = new ReplayOptions { From = "earliest", Until = "caught-up" };
+        backfill.Learner = new LearnerOptions { Learner = "bpr", Dimensions = 16 };
+        var replayStore = new RedisShardCheckpoints(_redis.Connection, new CheckpointOptions { DeltaInterval = backfill.DeltaInterval },
+            backfill.Model, "v2", "bpr", new Dictionary<string, string>(), activate: false);
+        await new WorkerRuntime(backfill, replayStore, NullLogger.Instance).RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(90));
+
+        var store = new CheckpointStore(_redis.Connection);
+        Assert.That(PersistedTotal("v2"), Is.EqualTo(4_000), "the backfill read the whole history once");
+        Assert.That(await store.GetActiveVersionAsync(_redis.Namespace), Is.EqualTo("v1"), "the live version stays active during the backfill");
+        Assert.That(PersistedTotal("v1"), Is.EqualTo(4_000), "the live version is untouched");
+
+        await store.PromoteAsync(_redis.Namespace, "v2");
+        Assert.That(await store.GetActiveVersionAsync(_redis.Namespace), Is.EqualTo("v2"));
+        Assert.That((await store.ListVersionsAsync(_redis.Namespace)).Select(v => v.Version), Is.EquivalentTo(new[] { "v1", "v2" }));
+        await stopLive.CancelAsync();
+        await liveRun.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Test]
@@ -128,5 +159,100 @@ public sealed class RedisWorkerTests
         await survivorRun.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.That(PersistedTotal(), Is.EqualTo(5_000), "no loss, no double count");
+    }
+}
+
+/// <summary>End to end: generated stream → Kafka → worker → Redis → restored model, against the same learner in process.</summary>
+[TestFixture]
+public sealed class RestoredModelQualityTests
+{
+    private const int Partitions = 8;
+    private const int TrainEvents = 30_000;
+    private const int TestEvents = 3_000;
+
+    /// <summary>The restored model's held-out recall@10 may differ from the in-process learner's by this fraction of it.</summary>
+    private const double RelativeTolerance = 0.15;
+
+    [Test]
+    public async Task RestoredModel_RecallMatchesTheInProcessLearner()
+    {
+        using var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        kafka.CreateTopic("clicks", Partitions);
+        await using var redis = await TestRedis.CreateScope();
+        kafka.CreateTopic($"{redis.Namespace}.dead-letter", 1);
+        var learner = new LearnerOptions { Learner = "bpr", Dimensions = 16 };
+        var stream = new StreamRec.Core.Data.SyntheticClickstream(new StreamRec.Core.Data.SyntheticClickstreamOptions(Users: 500, Items: 300, Events: TrainEvents + TestEvents, Seed: 21)).ToList();
+        var training = stream.Take(TrainEvents).ToList();
+        var held = stream.Skip(TrainEvents).ToList();
+
+        using (var producer = new Confluent.Kafka.ProducerBuilder<string, byte[]>(KafkaTestSettings.Producer(kafka.BootstrapServers)).Build())
+        {
+            foreach (var e in training)
+            {
+                var click = new StreamRec.Contracts.V1.ClickEvent { UserId = e.UserId, ItemId = e.ItemId, Type = e.Type, Value = e.Value, EventTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+                producer.Produce("clicks", new Confluent.Kafka.Message<string, byte[]> { Key = e.UserId, Value = Google.Protobuf.MessageExtensions.ToByteArray(click) });
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(30));
+        }
+
+        var options = new WorkerOptions
+        {
+            Kafka = new KafkaSettings { BootstrapServers = kafka.BootstrapServers },
+            Topics = ["clicks"],
+            Model = redis.Namespace,
+            RedisEndpoint = redis.Server.Endpoint,
+            Learner = learner,
+            DeltaInterval = TimeSpan.FromMilliseconds(200),
+        };
+        var store = new RedisShardCheckpoints(redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, "v1", "bpr", new Dictionary<string, string>());
+        using (var stop = new CancellationTokenSource())
+        {
+            var worker = new WorkerRuntime(options, store, NullLogger.Instance);
+            var running = worker.RunAsync(stop.Token);
+            Eventually.Until(() => worker.Status.AppliedEvents == TrainEvents, TimeSpan.FromSeconds(90), "every event applied");
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var restored = new StreamRec.Worker.Sharding.ShardedModel(learner);
+        var items = await store.RestoreItemsAsync(CancellationToken.None);
+        restored.ApplyItems(items!.Items, items.TrendingOriginMs, items.TrendingLogScores);
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            var tp = new Confluent.Kafka.TopicPartition("clicks", partition);
+            restored.Assign(tp, await store.ClaimAndRestoreShardAsync(tp, "quality-test", CancellationToken.None));
+        }
+
+        var inProcess = LearnerFactory.Create(learner);
+        foreach (var e in training)
+        {
+            inProcess.Learn(e);
+        }
+
+        var restoredRecall = HeldOutRecall(held, user => restored.Shards.FirstOrDefault(s => s.Learner.KnowsUser(user))?.Learner);
+        var inProcessRecall = HeldOutRecall(held, user => inProcess.KnowsUser(user) ? inProcess : null);
+        TestContext.Out.WriteLine($"held-out recall@10: restored {restoredRecall:0.000}, in process {inProcessRecall:0.000}");
+
+        Assert.That(restoredRecall, Is.EqualTo(inProcessRecall).Within(RelativeTolerance * inProcessRecall));
+    }
+
+    private static double HeldOutRecall(List<StreamRec.Core.Model.Interaction> held, Func<string, StreamRec.Core.Model.IOnlineRecommender?> modelOf)
+    {
+        var top = new StreamRec.Core.Model.ScoredItem[10];
+        int hits = 0, asked = 0;
+        foreach (var e in held)
+        {
+            if (modelOf(e.UserId) is not { } model)
+            {
+                continue;
+            }
+
+            var count = model.Recommend(e.UserId, top, excludeSeen: false);
+            hits += top.AsSpan(0, count).ToArray().Any(t => t.ItemId == e.ItemId) ? 1 : 0;
+            asked++;
+        }
+
+        return (double)hits / asked;
     }
 }

@@ -40,7 +40,7 @@ public static class CheckpointBenchCommand
             Console.WriteLine(string.Create(invariant, $"raw pipelined SETs, median: {result.RawSetMedian.TotalMilliseconds:0} ms ({result.RawMegabytesPerSecond:0} MB/s)"));
             Console.WriteLine(string.Create(invariant, $"snapshot publish, median:  {result.SnapshotPublishMedian.TotalMilliseconds:0} ms ({result.SnapshotMegabytesPerSecond:0} MB/s)"));
             Console.WriteLine(string.Create(invariant, $"ratio snapshot/raw throughput: {result.SnapshotToRawRatio:0.00}"));
-            Console.WriteLine(string.Create(invariant, $"delta of {settings.DeltaRows} rows, median: {result.DeltaPublishMedian.TotalMilliseconds:0.0} ms, p95 {result.DeltaPublishP95.TotalMilliseconds:0.0} ms"));
+            Console.WriteLine(string.Create(invariant, $"delta of {settings.DeltaRows} rows, median: visible after {result.DeltaVisibleMedian.TotalMilliseconds:0.0} ms; call with {settings.DeltaRows} lookup keys {result.DeltaPublishMedian.TotalMilliseconds:0.0} ms (p95 {result.DeltaPublishP95.TotalMilliseconds:0.0} ms)"));
             Console.WriteLine(string.Create(invariant, $"full restore, median: {result.RestoreMedian.TotalMilliseconds:0} ms"));
             return 0;
         }));
