@@ -62,7 +62,7 @@ internal static class Ranking
     /// <summary>
     /// The top k items of up to <see cref="MaxUsersPerPass"/> users by <c>user·item + item bias + blend·trending</c>,
     /// as the learner ranks, each user's seen items left out on request. One pass over the item vectors: each block of rows is scored for every user while it is in cache, so the item table is read
-    /// from memory once per pass instead of once per user (ranking is memory-bandwidth bound).
+    /// from memory once per pass instead of once per user.
     /// </summary>
     public static RecommendedItem[][] ForUsers(ServingModel model, ReadOnlySpan<RankRequest> requests)
     {
