@@ -21,7 +21,7 @@ internal static class ReaderEndpoints
         app.MapGet("/v1/trending", Trending);
     }
 
-    private static IResult UserRecommendationsAsync(string userId, HttpRequest request, ModelSlot slot, IOptions<ReaderOptions> options)
+    private static async Task<IResult> UserRecommendationsAsync(string userId, HttpRequest request, ModelSlot slot, RankingBatcher batcher, IOptions<ReaderOptions> options)
     {
         var errors = new Dictionary<string, string[]>();
         CheckId(userId, "userId", errors);
@@ -37,7 +37,13 @@ internal static class ReaderEndpoints
             return NotLoaded();
         }
 
-        return Results.Ok(Recommend(model, userId, k, excludeSeen));
+        if (PersonalizedUser(model, userId) is { } user)
+        {
+            var items = await batcher.RankAsync(model, user, k, excludeSeen);
+            return Results.Ok(new UserRecommendations(userId, model.Model, model.Generation, model.Version, RecommendationSources.Personalized, items));
+        }
+
+        return Results.Ok(TrendingFor(model, userId, k));
     }
 
     private static async Task<IResult> BatchAsync(HttpRequest request, ModelSlot slot, IOptions<ReaderOptions> options)
@@ -94,9 +100,27 @@ internal static class ReaderEndpoints
 
         var excludeSeen = body!.ExcludeSeen ?? true;
         var results = new UserRecommendations[users.Count];
+        var known = new List<(int Index, RankRequest Request)>();
         for (var i = 0; i < users.Count; i++)
         {
-            results[i] = Recommend(model, users[i], k, excludeSeen);
+            if (PersonalizedUser(model, users[i]) is { } user)
+            {
+                known.Add((i, new RankRequest(user, k, excludeSeen)));
+            }
+            else
+            {
+                results[i] = TrendingFor(model, users[i], k);
+            }
+        }
+
+        // Known users are ranked in passes of several users over the items, all from this generation.
+        foreach (var pass in known.Chunk(Ranking.MaxUsersPerPass))
+        {
+            var ranked = Ranking.ForUsers(model, [.. pass.Select(p => p.Request)]);
+            for (var i = 0; i < pass.Length; i++)
+            {
+                results[pass[i].Index] = new UserRecommendations(users[pass[i].Index], model.Model, model.Generation, model.Version, RecommendationSources.Personalized, ranked[i]);
+            }
         }
 
         return Results.Ok(new BatchRecommendations(model.Model, model.Generation, model.Version, results));
@@ -142,16 +166,12 @@ internal static class ReaderEndpoints
         return Results.Ok(new TrendingItems(model.Model, model.Generation, model.Version, [.. model.TopTrending.Take(k)]));
     }
 
-    private static UserRecommendations Recommend(ServingModel model, string userId, int k, bool excludeSeen)
-    {
-        if (model.TryGetUser(userId, out var user) && user.Vector.Length == model.Items.Dimensions)
-        {
-            return new UserRecommendations(userId, model.Model, model.Generation, model.Version, RecommendationSources.Personalized,
-                Ranking.ForUser(model, user, k, excludeSeen));
-        }
+    /// <summary>The user's row when it can be ranked (known, with the items' dimensions); null means trending.</summary>
+    private static UserEntry? PersonalizedUser(ServingModel model, string userId) =>
+        model.TryGetUser(userId, out var user) && user.Vector.Length == model.Items.Dimensions && model.Items.Count > 0 ? user : null;
 
-        return new UserRecommendations(userId, model.Model, model.Generation, model.Version, RecommendationSources.Trending, [.. model.TopTrending.Take(k)]);
-    }
+    private static UserRecommendations TrendingFor(ServingModel model, string userId, int k) =>
+        new(userId, model.Model, model.Generation, model.Version, RecommendationSources.Trending, [.. model.TopTrending.Take(k)]);
 
     private static IResult NotLoaded() => Results.Problem(
         title: "No model loaded", detail: "No checkpoint has been loaded yet; /readyz answers 200 once one is.", statusCode: StatusCodes.Status503ServiceUnavailable);

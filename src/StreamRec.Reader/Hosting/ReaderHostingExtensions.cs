@@ -38,6 +38,7 @@ public static class ReaderHostingExtensions
         builder.Services.AddSingleton<ReaderMetrics>();
         builder.Services.AddSingleton(services => new ModelSlot(services.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton<IConnectionMultiplexer>(services => ConnectRedis(services.GetRequiredService<IOptions<ReaderOptions>>().Value));
+        builder.Services.AddSingleton<RankingBatcher>();
         builder.Services.AddHostedService<ModelFollower>();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>

@@ -24,22 +24,10 @@ internal static class Ranking
     [ThreadStatic]
     private static List<int>? _excluded;
 
-    /// <summary>
-    /// The <paramref name="k"/> items with the highest <c>user·item + item bias + blend·trending</c>, as the
-    /// learner ranks; the user's seen items left out when <paramref name="excludeSeen"/>.
-    /// </summary>
-    public static RecommendedItem[] ForUser(ServingModel model, UserEntry user, int k, bool excludeSeen)
+    /// <summary>Adds biases and the trending blend to the dot products, leaves out seen items, selects the top k.</summary>
+    private static RecommendedItem[] Finish(ServingModel model, UserEntry user, Span<float> scores, int k, bool excludeSeen)
     {
         var items = model.Items;
-        var scores = Scores(items.Count);
-        var vectors = items.Vectors.AsSpan();
-        var dimensions = items.Dimensions;
-        ReadOnlySpan<float> query = user.Vector;
-        for (var row = 0; row < scores.Length; row++)
-        {
-            scores[row] = TensorPrimitives.Dot(query, vectors.Slice(row * dimensions, dimensions));
-        }
-
         TensorPrimitives.Add(scores, items.Biases, scores);
         if (model.BlendWeight != 0f && model.Trending.LogScores.Count > 0)
         {
@@ -60,6 +48,60 @@ internal static class Ranking
         }
 
         return Select(items, scores, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(excluded), k);
+    }
+
+    /// <summary>Most users one pass over the items scores (per-thread buffers hold one score row each).</summary>
+    public const int MaxUsersPerPass = 16;
+
+    /// <summary>Rows scored for every user before moving on: 256 rows of 64 floats (64 KiB) stay in L2.</summary>
+    private const int RowBlock = 256;
+
+    [ThreadStatic]
+    private static float[][]? _batchScores;
+
+    /// <summary>
+    /// The top k items of up to <see cref="MaxUsersPerPass"/> users by <c>user·item + item bias + blend·trending</c>,
+    /// as the learner ranks, each user's seen items left out on request. One pass over the item vectors: each block of rows is scored for every user while it is in cache, so the item table is read
+    /// from memory once per pass instead of once per user.
+    /// </summary>
+    public static RecommendedItem[][] ForUsers(ServingModel model, ReadOnlySpan<RankRequest> requests)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(requests.Length, MaxUsersPerPass);
+        var items = model.Items;
+        var count = items.Count;
+        var buffers = _batchScores ??= new float[MaxUsersPerPass][];
+        for (var b = 0; b < requests.Length; b++)
+        {
+            if (buffers[b] is null || buffers[b].Length < count)
+            {
+                buffers[b] = new float[Math.Max(count, 1024)];
+            }
+        }
+
+        var vectors = items.Vectors.AsSpan();
+        var dimensions = items.Dimensions;
+        for (var start = 0; start < count; start += RowBlock)
+        {
+            var end = Math.Min(count, start + RowBlock);
+            for (var b = 0; b < requests.Length; b++)
+            {
+                ReadOnlySpan<float> query = requests[b].User.Vector;
+                var scores = buffers[b];
+                for (var row = start; row < end; row++)
+                {
+                    scores[row] = TensorPrimitives.Dot(query, vectors.Slice(row * dimensions, dimensions));
+                }
+            }
+        }
+
+        var results = new RecommendedItem[requests.Length][];
+        for (var b = 0; b < requests.Length; b++)
+        {
+            var scores = buffers[b].AsSpan(0, count);
+            results[b] = Finish(model, requests[b].User, scores, requests[b].K, requests[b].ExcludeSeen);
+        }
+
+        return results;
     }
 
     /// <summary>The <paramref name="k"/> items most similar to row <paramref name="itemRow"/> by cosine, the item itself excluded.</summary>
@@ -109,3 +151,6 @@ internal static class Ranking
         return result;
     }
 }
+
+/// <summary>One user's ranking request.</summary>
+internal readonly record struct RankRequest(UserEntry User, int K, bool ExcludeSeen);
