@@ -20,17 +20,25 @@ public sealed class IsgdLearner : FactorLearner
 {
     public const string LearnerName = "isgd";
 
-    private readonly int _negatives;
+    private readonly int[] _negativeRows;
 
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public IsgdLearner(LearnerOptions options, SharedItems? sharedItems = null)
         : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
-        _negatives = options.Negatives;
+        _negativeRows = new int[options.Negatives];
     }
 
     private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
     {
+        // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
+        Span<int> negativeRows = _negativeRows;
+        for (int n = 0; n < negativeRows.Length; n++)
+        {
+            negativeRows[n] = SampleNegative(example.ItemRow);
+            Items.Prefetch(negativeRows[n]);
+        }
+
         ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
         ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
         float itemBias = Items.ReadBias(example.ItemRow);
@@ -53,9 +61,8 @@ public sealed class IsgdLearner : FactorLearner
         TensorPrimitives.MultiplyAdd(user, lossGradient, itemGradient, itemGradient);
         gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
 
-        for (int n = 0; n < _negatives; n++)
+        foreach (int negativeRow in negativeRows)
         {
-            int negativeRow = SampleNegative(example.ItemRow);
             if (negativeRow < 0)
             {
                 continue;
