@@ -6,7 +6,8 @@ using StreamRec.Core.Model;
 namespace StreamRec.Benchmarks;
 
 /// <summary>
-/// Per-event update cost of each learner at 64 dimensions with default options, ids pre-registered
+/// Per-event update cost of each learner at 64 dimensions with default options (4 sampled negatives
+/// for isgd and bpr), ids pre-registered
 /// (the steady state of a running shard). Each invocation learns <see cref="EventsPerInvoke"/>
 /// events, so the reported time and allocation are per event.
 /// </summary>
@@ -45,7 +46,7 @@ public class LearnerUpdateBenchmarks
         _trending = Build("trending", _implicitEvents);
     }
 
-    [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "isgd, 64 dims")]
+    [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "isgd, 64 dims, 4 negatives")]
     public void Isgd() => LearnAll(_isgd, _implicitEvents);
 
     [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "bpr, 64 dims, 4 negatives")]

@@ -24,7 +24,7 @@ public sealed class BprLearner : FactorLearner
     /// <summary>Draws per negative before giving up (only fails when nearly every draw hits the positive).</summary>
     public const int MaxNegativeDraws = 8;
 
-    private readonly int _negatives;
+    private readonly int[] _negativeRows;
     private readonly NegativeSampling _sampling;
     private readonly long[] _reservoir;
     private int _reservoirCount;
@@ -34,7 +34,7 @@ public sealed class BprLearner : FactorLearner
     public BprLearner(LearnerOptions options, SharedItems? sharedItems = null)
         : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
-        _negatives = options.Negatives;
+        _negativeRows = new int[options.Negatives];
         _sampling = options.Sampling;
         _reservoir = _sampling == NegativeSampling.Popularity ? new long[PopularityReservoirSize] : [];
     }
@@ -68,6 +68,14 @@ public sealed class BprLearner : FactorLearner
             return true; // no item can be a negative yet: nothing to learn from this event
         }
 
+        // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
+        Span<int> negativeRows = _negativeRows;
+        for (int n = 0; n < negativeRows.Length; n++)
+        {
+            negativeRows[n] = SampleNegative(example.ItemRow);
+            Items.Prefetch(negativeRows[n]);
+        }
+
         ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
         ReadOnlySpan<float> positive = Items.ReadRow(example.ItemRow);
         float positiveBias = Items.ReadBias(example.ItemRow);
@@ -82,9 +90,8 @@ public sealed class BprLearner : FactorLearner
         // Σ_n of the loss gradients: the positive's terms (-Σg·u for i, -Σg·i for u) are added once
         // after the loop instead of once per negative.
         float lossGradientSum = 0f;
-        for (int n = 0; n < _negatives; n++)
+        foreach (int negativeRow in negativeRows)
         {
-            int negativeRow = SampleNegative(example.ItemRow);
             if (negativeRow < 0)
             {
                 continue;

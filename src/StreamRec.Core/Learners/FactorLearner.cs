@@ -121,6 +121,9 @@ public abstract class FactorLearner : IOnlineRecommender
 
         IdLookup user = Users.GetOrAddRow(interaction.UserId);
         IdLookup item = Items.GetOrAddRow(interaction.ItemId);
+        // Their vectors load while the history and trending counts update.
+        Users.Prefetch(user.Row);
+        Items.Prefetch(item.Row);
         SyncSideTables();
         if (user.IsNew)
         {

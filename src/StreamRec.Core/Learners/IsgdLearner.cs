@@ -3,23 +3,42 @@ using System.Numerics.Tensors;
 namespace StreamRec.Core.Learners;
 
 /// <summary>
-/// Incremental SGD for positive-only feedback (Vinagre, Jorge and Gama, 2014): every event is a
-/// positive with target 1. Loss per event:
-/// <c>w/2 · (1 - u·i - b_i)² + L2/2 · (|u|² + |i|²) + BiasL2/2 · b_i²</c> (b_i only with an item bias).
+/// Incremental SGD for positive-only feedback (Vinagre, Jorge and Gama, 2014) with sampled
+/// negatives: every event is a positive with target 1, and each of N items drawn uniformly from
+/// the other held items is a negative with target 0. Loss per event with positive i and negatives j_n:
+/// <c>w/2 · ((1 - ŷ_i)² + Σ_n ŷ_jn²) + L2/2 · (|u|² + |i|² + Σ_n |j_n|²) + BiasL2/2 · (b_i² + Σ_n b_jn²)</c>,
+/// where <c>ŷ = u·i + b_i</c>.
 /// </summary>
-/// <remarks>Not thread-safe; see <see cref="FactorLearner"/>.</remarks>
+/// <remarks>
+/// <para>Without negatives, target-1 squared loss only ever raises scores: every score it learns
+/// saturates at 1, old tastes are never lowered, and after a change of taste the new items can at
+/// best tie with the old ones. Negatives give the loss a reason to lower scores, and the item bias
+/// then learns how often an item is a positive rather than a random draw, which is popularity.</para>
+/// <para>Not thread-safe; see <see cref="FactorLearner"/>.</para>
+/// </remarks>
 public sealed class IsgdLearner : FactorLearner
 {
     public const string LearnerName = "isgd";
 
+    private readonly int[] _negativeRows;
+
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public IsgdLearner(LearnerOptions options, SharedItems? sharedItems = null)
-        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2, sharedItems)
+        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
+        _negativeRows = new int[options.Negatives];
     }
 
     private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
     {
+        // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
+        Span<int> negativeRows = _negativeRows;
+        for (int n = 0; n < negativeRows.Length; n++)
+        {
+            negativeRows[n] = SampleNegative(example.ItemRow);
+            Items.Prefetch(negativeRows[n]);
+        }
+
         ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
         ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
         float itemBias = Items.ReadBias(example.ItemRow);
@@ -32,6 +51,7 @@ public sealed class IsgdLearner : FactorLearner
         }
 
         float l2 = Resolved.L2;
+        float biasL2 = Resolved.BiasL2;
         int userEntry = gradients.Add(Users, example.UserRow);
         Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
         TensorPrimitives.MultiplyAdd(item, lossGradient, userGradient, userGradient);
@@ -39,7 +59,52 @@ public sealed class IsgdLearner : FactorLearner
         int itemEntry = gradients.Add(Items, example.ItemRow);
         Span<float> itemGradient = gradients.StartWithL2(itemEntry, item, l2);
         TensorPrimitives.MultiplyAdd(user, lossGradient, itemGradient, itemGradient);
-        gradients.Bias(itemEntry) = lossGradient + (Resolved.BiasL2 * itemBias);
+        gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
+
+        foreach (int negativeRow in negativeRows)
+        {
+            if (negativeRow < 0)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<float> negative = Items.ReadRow(negativeRow);
+            float negativeBias = Items.ReadBias(negativeRow);
+            // d loss / d prediction = w (prediction - 0)
+            float negativeGradient = example.Weight * (TensorPrimitives.Dot(user, negative) + negativeBias);
+            if (!TryClampGradient(ref negativeGradient))
+            {
+                return false;
+            }
+
+            TensorPrimitives.MultiplyAdd(negative, negativeGradient, userGradient, userGradient);
+            int negativeEntry = gradients.Add(Items, negativeRow);
+            Span<float> negativeVector = gradients.StartWithL2(negativeEntry, negative, l2);
+            TensorPrimitives.MultiplyAdd(user, negativeGradient, negativeVector, negativeVector);
+            gradients.Bias(negativeEntry) = negativeGradient + (biasL2 * negativeBias);
+        }
+
         return true;
+    }
+
+    /// <summary>A uniformly drawn held item other than the positive, or -1 (see <see cref="BprLearner.MaxNegativeDraws"/>).</summary>
+    private int SampleNegative(int positiveRow)
+    {
+        int itemCount = Items.Count;
+        if (itemCount < 2)
+        {
+            return -1;
+        }
+
+        for (int draw = 0; draw < BprLearner.MaxNegativeDraws; draw++)
+        {
+            int row = Random.NextInt(itemCount);
+            if (row != positiveRow)
+            {
+                return row;
+            }
+        }
+
+        return -1;
     }
 }

@@ -78,10 +78,10 @@ public sealed class LearnerOptions
     /// <summary>Standard deviation of new vectors. Default 0.1.</summary>
     public float? InitSigma { get; set; }
 
-    /// <summary>Learn an item bias. Default false (isgd: with target 1 it only saturates), true (bpr, mse).</summary>
+    /// <summary>Learn an item bias. Default true: with sampled negatives it is how isgd and bpr represent popularity.</summary>
     public bool? UseItemBias { get; set; }
 
-    /// <summary>BPR negatives per positive. Default 4.</summary>
+    /// <summary>Sampled negatives per positive (isgd: target 0; bpr: pairs). Default 4.</summary>
     public int Negatives { get; set; } = 4;
 
     /// <summary>BPR negative sampling. Default uniform (lets the item bias learn popularity).</summary>
@@ -93,7 +93,12 @@ public sealed class LearnerOptions
     /// <summary>Trending half-life in event-time hours. Default 168 (one week).</summary>
     public double TrendingHalfLifeHours { get; set; } = 168;
 
-    /// <summary>Weight of normalised trending (in [0, 1]) added to personalised scores. Default 0.3 (isgd), 0 (bpr, mse).</summary>
+    /// <summary>
+    /// Weight of normalised trending (in [0, 1]) added to personalised ranking scores. Default 0 (isgd,
+    /// bpr: their item biases learn popularity); mse: <see cref="RatingMax"/> - <see cref="RatingMin"/>,
+    /// because predicted ratings say how much a user likes an item, not how likely they are to pick it.
+    /// Rating predictions are never blended.
+    /// </summary>
     public float? TrendingBlendWeight { get; set; }
 
     /// <summary>Events per update: 1 updates per event; N accumulates N events' gradients and applies them at once. Default 1.</summary>
@@ -187,8 +192,8 @@ public sealed class LearnerOptions
             l2,
             BiasL2 ?? l2,
             InitSigma ?? 0.1f,
-            UseItemBias ?? learner != "isgd",
-            TrendingBlendWeight ?? (learner == "isgd" ? 0.3f : 0f),
+            UseItemBias ?? true,
+            TrendingBlendWeight ?? (isMse ? RatingMax - RatingMin : 0f),
             TrendingHalfLifeHours * 3_600_000.0);
     }
 

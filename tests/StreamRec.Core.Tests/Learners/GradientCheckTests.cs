@@ -17,7 +17,7 @@ public sealed class GradientCheckTests
     private const int Dimensions = 4;
 
     [Test]
-    public void IsgdStepMatchesFiniteDifferenceGradient()
+    public void IsgdStepOnTheOnlyItemMatchesFiniteDifferenceGradient()
     {
         var learner = new IsgdLearner(Options("isgd"));
         learner.Learn(Event("u", "a", EventType.Click));
@@ -33,6 +33,33 @@ public sealed class GradientCheckTests
         }
 
         AssertStepIsGradient(before, Parameters.Read(learner, ["a"]), Loss);
+    }
+
+    [TestCase(1)]
+    [TestCase(3)]
+    public void IsgdStepWithNegativesMatchesFiniteDifferenceGradient(int negatives)
+    {
+        var options = Options("isgd");
+        options.Negatives = negatives;
+        var learner = new IsgdLearner(options);
+        learner.Learn(Event("u", "a", EventType.Click));
+        learner.Learn(Event("u", "b", EventType.Click));
+        Parameters before = Parameters.Read(learner, ["a", "b"]);
+        float weight = new EventWeightOptions().Click;
+
+        // With two items every negative drawn for positive a is b, with target 0.
+        learner.Learn(Event("u", "a", EventType.Click));
+
+        double Loss(Parameters p)
+        {
+            double positiveError = 1 - (Dot(p.User, p.Items[0]) + p.ItemBiases[0]);
+            double negativeScore = Dot(p.User, p.Items[1]) + p.ItemBiases[1];
+            return (weight / 2 * ((positiveError * positiveError) + (negatives * negativeScore * negativeScore)))
+                + (L2 / 2 * (SquaredNorm(p.User) + SquaredNorm(p.Items[0]) + (negatives * SquaredNorm(p.Items[1]))))
+                + (BiasL2 / 2 * ((p.ItemBiases[0] * p.ItemBiases[0]) + (negatives * p.ItemBiases[1] * p.ItemBiases[1])));
+        }
+
+        AssertStepIsGradient(before, Parameters.Read(learner, ["a", "b"]), Loss);
     }
 
     [TestCase(1)]
