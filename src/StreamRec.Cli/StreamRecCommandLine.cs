@@ -18,6 +18,7 @@ public static class StreamRecCommandLine
             WorkerCommand.Create(),
             ProduceCommand.Create(),
             ModelCommand.Create(),
+            DemoCommand.Create(),
         };
         return root;
     }
