@@ -206,7 +206,8 @@ public sealed class DemoRun : IAsyncDisposable
         {
             BootstrapServers = _kafka.BootstrapServers,
             // The mock broker waits session.timeout.ms - 1 s before a rebalance; defaults would take tens of seconds.
-            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
+            // It also holds each fetch for fetch.wait.max.ms (default 500 ms), which alone would double freshness.
+            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500", ["fetch.wait.max.ms"] = "50" },
         },
         Topics = [ClickTopic],
         Model = ModelName,
