@@ -210,6 +210,26 @@ public sealed class CheckpointStore
             failures);
     }
 
+    /// <summary>
+    /// Reads the rows of one delta of <paramref name="manifest"/>'s snapshot alone (not applied to anything),
+    /// so a follower can apply each new delta to the model it holds instead of restoring the whole chain.
+    /// The result has the delta's item, user, seen-item and trending rows; offsets and the trending
+    /// reference time are those of <paramref name="manifest"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="manifest"/> lists no delta <paramref name="deltaSeq"/>.</exception>
+    /// <exception cref="CheckpointCorruptException">A chunk is missing (for example removed by retention) or fails a check.</exception>
+    public async Task<ModelCheckpoint> ReadDeltaAsync(string model, string version, Manifest manifest, long deltaSeq, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var keys = new CheckpointKeys(model, version);
+        var delta = manifest.Deltas.FirstOrDefault(d => d.Seq == deltaSeq)
+            ?? throw new ArgumentOutOfRangeException(nameof(deltaSeq), deltaSeq, $"The manifest of snapshot {manifest.SnapshotId} lists deltas up to {manifest.LastDeltaSeq}.");
+        var state = new RestoredState(manifest.Dimensions, manifest.HasBiases);
+        await ApplyChunksAsync(Database, state, [.. delta.Chunks], manifest.SnapshotId, deltaSeq,
+            r => keys.DeltaChunk(manifest.SnapshotId, deltaSeq, r.Index), cancellationToken).ConfigureAwait(false);
+        return state.ToCheckpoint(manifest, RestoreScope.All);
+    }
+
     /// <summary>Reads and checks every chunk of every retained snapshot and its deltas, newest first.</summary>
     public async Task<IReadOnlyList<SnapshotVerification>> VerifyAsync(string model, string version, CancellationToken cancellationToken = default)
     {

@@ -1,0 +1,98 @@
+using System.Numerics.Tensors;
+using StreamRec.Redis.Checkpoints;
+
+namespace StreamRec.Reader.Serving;
+
+/// <summary>
+/// Item rows as served: ids, an id index, row-major vectors, biases (zeros when the learner has none) and
+/// inverse norms for cosine similarity. Immutable once built: an update builds a new table (copy on write),
+/// so requests holding the old one keep reading consistent rows. Thread-safe for reads.
+/// </summary>
+internal sealed class ItemTable
+{
+    private ItemTable(int dimensions, string[] ids, Dictionary<string, int> rows, float[] vectors, float[] biases)
+    {
+        Dimensions = dimensions;
+        Ids = ids;
+        Rows = rows;
+        Vectors = vectors;
+        Biases = biases;
+        InverseNorms = new float[ids.Length];
+        for (var row = 0; row < ids.Length; row++)
+        {
+            var norm = TensorPrimitives.Norm(vectors.AsSpan(row * dimensions, dimensions));
+            InverseNorms[row] = norm > 0f && float.IsFinite(norm) ? 1f / norm : 0f;
+        }
+    }
+
+    public int Dimensions { get; }
+
+    public string[] Ids { get; }
+
+    public IReadOnlyDictionary<string, int> Rows { get; }
+
+    public float[] Vectors { get; }
+
+    public float[] Biases { get; }
+
+    public float[] InverseNorms { get; }
+
+    public int Count => Ids.Length;
+
+    public static ItemTable Empty(int dimensions) => new(dimensions, [], new Dictionary<string, int>(StringComparer.Ordinal), [], []);
+
+    public static ItemTable From(EmbeddingRows rows)
+    {
+        var index = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
+        for (var row = 0; row < rows.Count; row++)
+        {
+            index[rows.Ids[row]] = row;
+        }
+
+        return new ItemTable(rows.Dimensions, [.. rows.Ids], index, [.. rows.Vectors], rows.Biases is null ? new float[rows.Count] : [.. rows.Biases]);
+    }
+
+    public ReadOnlySpan<float> Vector(int row) => Vectors.AsSpan(row * Dimensions, Dimensions);
+
+    /// <summary>A new table with <paramref name="updates"/> applied: rows replaced by id, new ids appended.</summary>
+    public ItemTable With(EmbeddingRows updates)
+    {
+        if (updates.Count == 0)
+        {
+            return this;
+        }
+
+        if (Count > 0 && updates.Dimensions != Dimensions)
+        {
+            throw new CheckpointCorruptException("item delta", $"has {updates.Dimensions} dimensions; the served items have {Dimensions}.");
+        }
+
+        var dimensions = updates.Dimensions;
+        var added = updates.Ids.Count(id => !Rows.ContainsKey(id));
+        var count = Count + added;
+        var ids = new string[count];
+        Ids.CopyTo(ids, 0);
+        var vectors = new float[count * dimensions];
+        Vectors.CopyTo(vectors, 0);
+        var biases = new float[count];
+        Biases.CopyTo(biases, 0);
+        // Existing rows keep their positions, so the index is shared unless ids were added.
+        var index = added == 0 ? (Dictionary<string, int>)Rows : new Dictionary<string, int>((Dictionary<string, int>)Rows, StringComparer.Ordinal);
+        var next = Count;
+        for (var i = 0; i < updates.Count; i++)
+        {
+            var id = updates.Ids[i];
+            if (!index.TryGetValue(id, out var row))
+            {
+                row = next++;
+                index[id] = row;
+                ids[row] = id;
+            }
+
+            updates.Vector(i).CopyTo(vectors.AsSpan(row * dimensions, dimensions));
+            biases[row] = updates.Biases?[i] ?? 0f;
+        }
+
+        return new ItemTable(dimensions, ids, index, vectors, biases);
+    }
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using StreamRec.Redis;
+using StreamRec.Redis.Checkpoints;
+
+namespace StreamRec.ReaderLoad;
+
+/// <summary>Publishes a synthetic model (random vectors, 20 seen items per user, trending for every item) as a single-chain version "bench".</summary>
+internal static class Seeder
+{
+    public static async Task<int> RunAsync(string redis, string model, int items, int dimensions, int users)
+    {
+        var random = new Random(42);
+        float[] Vectors(int rows)
+        {
+            var values = new float[rows * dimensions];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = (float)((random.NextDouble() * 2) - 1) / MathF.Sqrt(dimensions);
+            }
+
+            return values;
+        }
+
+        var itemIds = Enumerable.Range(0, items).Select(i => $"item{i}").ToArray();
+        var userIds = Enumerable.Range(0, users).Select(u => $"user{u}").ToArray();
+        var seen = userIds.ToDictionary(u => u, _ => Enumerable.Range(0, 20).Select(_ => itemIds[random.Next(items)]).Distinct().ToArray());
+        var checkpoint = new ModelCheckpoint
+        {
+            Model = model,
+            Version = "bench",
+            Learner = "isgd",
+            Dimensions = dimensions,
+            Items = new EmbeddingRows(dimensions, itemIds, Vectors(items), [.. itemIds.Select(_ => (float)random.NextDouble() * 0.1f)]),
+            Users = [new UserPartitionRows(0, new EmbeddingRows(dimensions, userIds, Vectors(users), new float[users]), seen)],
+            Trending = new TrendingState(1_790_000_000_000, [.. itemIds.Select(id => new ScoredId(id, (float)(random.NextDouble() * 10)))]),
+        };
+
+        await using var connection = await RedisEndpointSettings.Parse(redis, "redis").ConnectAsync();
+        var clock = Stopwatch.StartNew();
+        var result = await new CheckpointStore(connection).PublishSnapshotAsync(checkpoint);
+        await connection.GetDatabase().StringSetAsync(CheckpointKeys.Active(model), "bench");
+        Console.WriteLine($"published {model}/bench: {items} items x {dimensions} dims, {users} users, {result.ChunkCount} chunks, {result.ByteSize / 1e6:0.0} MB in {clock.Elapsed.TotalSeconds:0.00} s");
+        return 0;
+    }
+}
