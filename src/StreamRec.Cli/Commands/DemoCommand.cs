@@ -57,7 +57,7 @@ public static class DemoCommand
             await using var demo = await DemoRun.StartAsync(options, Console.Out, logging.CreateLogger("streamrec.demo"));
             Console.WriteLine($"Kafka (embedded):  {demo.BootstrapServers}   e.g. kcat -b {demo.BootstrapServers} -C -t {demo.Topic} -o end -c 5");
             Console.WriteLine($"Redis:             {demo.RedisDescription}   e.g. redis-cli -p {demo.RedisEndpoint.Split(':')[^1]} --scan --pattern 'streamrec:*manifest'");
-            Console.WriteLine("Reader:            not running: this build has no reader yet, so nothing serves top-k over HTTP.");
+            Console.WriteLine($"Reader:            {demo.ReaderUrl}   e.g. curl '{demo.ReaderUrl}/v1/users/u42/recommendations?k=10'");
             Console.WriteLine($"Streaming {options.TotalEvents:N0} events at {options.Rate:N0}/s into '{demo.Topic}' ({options.Partitions} partitions), "
                 + $"taste shift at event {options.ResolvedShiftAt:N0}; frozen model stops learning after {options.ResolvedFreezeAfter:N0} events. Ctrl-C stops early.");
             await using var stopOnCancel = cancellationToken.Register(demo.Stop);
@@ -65,7 +65,7 @@ public static class DemoCommand
             var (json, html) = result.WriteTo(options.ReportDirectory!);
             Console.WriteLine($"Produced {result.EventsProduced:N0}; applied {result.EventsApplied:N0} + dead-lettered {result.EventsDeadLettered:N0} "
                 + $"= {result.EventsApplied + result.EventsDeadLettered:N0} ({(result.CountsMatch ? "every message counted once" : "COUNTS DIFFER")}); "
-                + $"{result.CheckpointsPublished:N0} checkpoints; freshness p50 {result.FreshnessMsP50:0} ms p99 {result.FreshnessMsP99:0} ms.");
+                + $"{result.CheckpointsPublished:N0} checkpoints; freshness (produce -> reader answer) p50 {result.FreshnessMsP50:0} ms p99 {result.FreshnessMsP99:0} ms; {result.ReaderRequests:N0} reader requests, {result.ReaderErrors:N0} failed.");
             Console.WriteLine($"Recall@10 at the end: online {result.RecallAt10Online:0.000}, frozen {result.RecallAt10Frozen:0.000}, trending {result.RecallAt10Trending:0.000}.");
             Console.WriteLine($"Report: {Path.GetFullPath(json)}");
             Console.WriteLine($"Charts: {Path.GetFullPath(html)}");

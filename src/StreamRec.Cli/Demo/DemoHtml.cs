@@ -42,9 +42,10 @@ internal static class DemoHtml
             <tr><th>dead-lettered (persisted)</th><td class="n">{{report.EventsDeadLettered:N0}}</td></tr>
             <tr><th>applied + dead-lettered = produced</th><td class="n">{{(report.CountsMatch ? "yes" : "NO")}}</td></tr>
             <tr><th>checkpoints published</th><td class="n">{{report.CheckpointsPublished:N0}}</td></tr>
-            <tr><th>freshness p50 / p99</th><td class="n">{{Ms(report.FreshnessMsP50)}} / {{Ms(report.FreshnessMsP99)}} ({{report.FreshnessProbes}} probes)</td></tr>
+            <tr><th>freshness p50 / p99 (produce to changed reader answer)</th><td class="n">{{Ms(report.FreshnessMsP50)}} / {{Ms(report.FreshnessMsP99)}} ({{report.FreshnessProbes}} probes)</td></tr>
+            <tr><th>of which to a published checkpoint, p50 / p99</th><td class="n">{{Ms(report.FreshnessCheckpointMsP50)}} / {{Ms(report.FreshnessCheckpointMsP99)}}</td></tr>
             <tr><th>recall@10 at the end: online / frozen / trending</th><td class="n">{{R(report.RecallAt10Online)}} / {{R(report.RecallAt10Frozen)}} / {{R(report.RecallAt10Trending)}}</td></tr>
-            <tr><th>reader</th><td>{{(report.ReaderUrl is null ? "not running in this build" : E(report.ReaderUrl))}}</td></tr>
+            <tr><th>reader</th><td>{{E(report.ReaderUrl ?? "-")}}: {{report.ReaderRequests:N0}} requests, {{report.ReaderErrors:N0}} failed</td></tr>
             </table>
             """);
 
@@ -64,7 +65,7 @@ internal static class DemoHtml
         html.Append("<h2>Freshness</h2>");
         html.Append(CultureInfo.InvariantCulture,
             $"<p class=\"note\">{E(report.FreshnessDefinition)}. {report.FreshnessProbes} probes, {report.FreshnessProbesTimedOut} timed out.</p>");
-        html.Append(Histogram(report.FreshnessSamplesMs, "ms from produce to persisted", "probes"));
+        html.Append(Histogram(report.FreshnessSamplesMs, "ms from produce to a changed reader answer", "probes"));
 
         html.Append("<h2>Throughput</h2>");
         html.Append("<p class=\"note\">Messages per second produced into the topic and counted in published checkpoints, per progress interval.</p>");

@@ -50,11 +50,19 @@ public sealed record DemoReport
     public required string CheckpointVersion { get; init; }
 
     /// <summary>
-    /// What freshness measures: from producing a probe event to the first moment a checkpoint that
-    /// contains it (its partition's persisted next offset passed the event's offset) is published in
-    /// Redis. The reader is not part of this run, so the reader's changed answer is not what is timed.
+    /// What freshness measures: from producing a click by a new probe user to the reader's answer for
+    /// that user changing (from the cold-start list to a personalized one).
     /// </summary>
     public required string FreshnessDefinition { get; init; }
+
+    /// <summary>
+    /// Median of the same probes' time to the first published checkpoint that contains the event (its
+    /// partition's persisted next offset passed the event): the part of freshness spent before the reader.
+    /// </summary>
+    public required double? FreshnessCheckpointMsP50 { get; init; }
+
+    /// <summary>99th percentile of the time to a published checkpoint containing the probe event.</summary>
+    public required double? FreshnessCheckpointMsP99 { get; init; }
 
     public required double? FreshnessMsP50 { get; init; }
 
@@ -67,7 +75,7 @@ public sealed record DemoReport
     /// <summary>Probes that completed (each gives one freshness sample).</summary>
     public required int FreshnessProbes { get; init; }
 
-    /// <summary>Probes whose effect was not persisted within 10 s (left out of the percentiles).</summary>
+    /// <summary>Probes whose reader answer did not change within 10 s (left out of the percentiles).</summary>
     public required int FreshnessProbesTimedOut { get; init; }
 
     /// <summary>Windowed recall@10 of the online model at the end of the stream (the last window, after the shift).</summary>
@@ -109,13 +117,13 @@ public sealed record DemoReport
     /// <summary>Generated event index of the taste shift.</summary>
     public required long ShiftAtEvent { get; init; }
 
-    /// <summary>Requests the demo sent to a reader; 0 because no reader runs in this build.</summary>
+    /// <summary>Recommendation requests the freshness probes sent to the in-process reader.</summary>
     public required long ReaderRequests { get; init; }
 
-    /// <summary>Reader requests that failed; 0 because no reader runs in this build.</summary>
+    /// <summary>Those requests that failed (an error status, a refused connection or a timeout).</summary>
     public required long ReaderErrors { get; init; }
 
-    /// <summary>The reader's URL; null: no reader runs in this build.</summary>
+    /// <summary>The in-process reader's base URL while the demo ran.</summary>
     public required string? ReaderUrl { get; init; }
 
     /// <summary>Wall time from the servers being up to the report.</summary>

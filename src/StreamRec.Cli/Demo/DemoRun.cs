@@ -7,6 +7,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using StreamRec.Client;
 using StreamRec.Contracts.V1;
 using StreamRec.Core.Data;
 using StreamRec.Core.Evaluation;
@@ -65,6 +66,7 @@ public sealed class DemoRun : IAsyncDisposable
     private readonly List<WorkerRuntime> _workers = [];
     private readonly List<Task> _workerRuns = [];
     private readonly ConcurrentQueue<double> _freshnessMs = new();
+    private readonly ConcurrentQueue<double> _checkpointFreshnessMs = new();
     private readonly Channel<Interaction> _evaluationQueue = Channel.CreateUnbounded<Interaction>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
     private long _generated;
@@ -75,6 +77,7 @@ public sealed class DemoRun : IAsyncDisposable
     private volatile bool _streamEnded;
     private volatile RecallSnapshot _recall = new(0, null, null, null);
     private Task<DemoReport>? _completion;
+    private DemoReader? _reader;
 
     private DemoRun(DemoOptions options, TextWriter console, ILogger logger, EmbeddedKafkaCluster kafka, LocalRedis redis, ConnectionMultiplexer connection)
     {
@@ -111,8 +114,8 @@ public sealed class DemoRun : IAsyncDisposable
     /// <summary>Which Redis-protocol server runs (redis-server from PATH or embedded Garnet).</summary>
     public string RedisDescription => _redis.Description;
 
-    /// <summary>The reader's URL; null because this build runs no reader.</summary>
-    public string? ReaderUrl => null;
+    /// <summary>The in-process reader's base URL (for example <c>http://127.0.0.1:40123</c>).</summary>
+    public string ReaderUrl => _reader?.Url ?? throw new InvalidOperationException("The reader has not started.");
 
     /// <summary>The options of this run.</summary>
     public DemoOptions Options => _options;
@@ -145,6 +148,7 @@ public sealed class DemoRun : IAsyncDisposable
             var connection = await RedisEndpointSettings.Parse(redis.Endpoint, "redis").ConnectAsync().ConfigureAwait(false);
             var run = new DemoRun(options, console ?? TextWriter.Null, logger ?? NullLogger.Instance, kafka, redis, connection);
             run.StartWorkers();
+            run._reader = await DemoReader.StartAsync(ModelName, redis.Endpoint, connection, run._logger).ConfigureAwait(false);
             run._completion = Task.Run(run.RunAsync);
             return run;
         }
@@ -177,6 +181,11 @@ public sealed class DemoRun : IAsyncDisposable
         }
 
         await StopWorkersAsync().ConfigureAwait(false);
+        if (_reader is not null)
+        {
+            await _reader.DisposeAsync().ConfigureAwait(false);
+        }
+
         _watermarks.Close();
         _watermarks.Dispose();
         _producer.Dispose();
@@ -375,6 +384,12 @@ public sealed class DemoRun : IAsyncDisposable
         var n = 0;
         try
         {
+            // The reader answers 503 until the first checkpoint exists; probes start once it serves.
+            while (!_streamEnded && !await _reader!.IsReadyAsync().ConfigureAwait(false))
+            {
+                await ticks.WaitForNextTickAsync(_stopStream.Token).ConfigureAwait(false);
+            }
+
             while (await ticks.WaitForNextTickAsync(_stopStream.Token).ConfigureAwait(false) && !_streamEnded)
             {
                 running.Add(ProbeOnceAsync(n++));
@@ -388,29 +403,55 @@ public sealed class DemoRun : IAsyncDisposable
         await Task.WhenAll(running).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One freshness probe: a click of a new user (so the reader answers it with the cold-start list),
+    /// then polling until the reader's answer for that user turns personalized, and until a published
+    /// checkpoint contains the event.
+    /// </summary>
     private async Task ProbeOnceAsync(int n)
     {
-        var user = $"probe-{n % ProbeUsers}";
+        var reader = _reader!;
+        var user = $"probe-{n}";
         var item = $"i{n * 7 % _options.Items}";
+        var before = await reader.RecommendAsync(user).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
         var value = Encode(new Interaction(user, item, EventType.Click, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
         var delivered = await _producer.ProduceAsync(ClickTopic, new Message<string, byte[]> { Key = user, Value = value }).ConfigureAwait(false);
         Interlocked.Increment(ref _probes);
         var chain = CheckpointKeys.ChainVersion(ModelVersion, RedisShardCheckpoints.PartitionChain(delivered.TopicPartition));
-        while (Stopwatch.GetElapsedTime(started) < _probeTimeout)
+        bool persisted = false, answered = false;
+        while (!(persisted && answered) && Stopwatch.GetElapsedTime(started) < _probeTimeout)
         {
-            var manifest = await _checkpoints.GetManifestAsync(ModelName, chain).ConfigureAwait(false);
-            if (manifest?.Offsets.Any(o => o.Topic == ClickTopic && o.Partition == delivered.Partition.Value && o.NextOffset > delivered.Offset.Value) == true)
+            if (!persisted)
+            {
+                var manifest = await _checkpoints.GetManifestAsync(ModelName, chain).ConfigureAwait(false);
+                if (manifest?.Offsets.Any(o => o.Topic == ClickTopic && o.Partition == delivered.Partition.Value && o.NextOffset > delivered.Offset.Value) == true)
+                {
+                    _checkpointFreshnessMs.Enqueue(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    persisted = true;
+                }
+            }
+
+            if (!answered && await reader.RecommendAsync(user).ConfigureAwait(false) is { } now && Changed(before, now))
             {
                 _freshnessMs.Enqueue(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                return;
+                answered = true;
             }
 
             await Task.Delay(_probePoll).ConfigureAwait(false);
         }
 
-        Interlocked.Increment(ref _probesTimedOut);
+        if (!answered)
+        {
+            Interlocked.Increment(ref _probesTimedOut);
+        }
     }
+
+    /// <summary>The answer for a new user changes from the cold-start list to a personalized one once the reader knows the user.</summary>
+    private static bool Changed(UserRecommendations? before, UserRecommendations now) =>
+        before is null || before.Source == RecommendationSources.Personalized
+            ? now.Source == RecommendationSources.Personalized && (before is null || !before.Items.SequenceEqual(now.Items))
+            : now.Source != before.Source;
 
     private EvaluationResults Evaluate()
     {
@@ -465,10 +506,11 @@ public sealed class DemoRun : IAsyncDisposable
                 throughput.Add(point);
                 (lastProduced, lastPersisted, lastAt) = (produced, persisted.Counted, now);
                 var fresh = _freshnessMs.ToArray();
+                var persistedFresh = _checkpointFreshnessMs.ToArray();
                 var recall = _recall;
                 var afterShift = recall.Events >= _options.ResolvedShiftAt ? " (after shift)" : "";
                 _console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{now.TotalSeconds,5:0}s] {point.ProducedPerSecond,7:N0} ev/s in, {point.PersistedPerSecond,7:N0} ev/s checkpointed | lag {point.Lag,6:N0} | ckpt {ModelVersion} #{persisted.Checkpoints:N0} | fresh p50 {Format(Percentile(fresh, 0.5))} p99 {Format(Percentile(fresh, 0.99))} | recall@10 online {Format3(recall.Online)} frozen {Format3(recall.Frozen)} trending {Format3(recall.Trending)}{afterShift}"));
+                    $"[{now.TotalSeconds,5:0}s] {point.ProducedPerSecond,7:N0} ev/s in, {point.PersistedPerSecond,7:N0} ev/s checkpointed | lag {point.Lag,6:N0} | ckpt {ModelVersion} #{persisted.Checkpoints:N0} | fresh p50/p99 reader {Format(Percentile(fresh, 0.5))}/{Format(Percentile(fresh, 0.99))} ms, ckpt {Format(Percentile(persistedFresh, 0.5))}/{Format(Percentile(persistedFresh, 0.99))} ms | recall@10 online {Format3(recall.Online)} frozen {Format3(recall.Frozen)} trending {Format3(recall.Trending)}{afterShift}"));
             }
         }
         catch (OperationCanceledException)
@@ -544,6 +586,7 @@ public sealed class DemoRun : IAsyncDisposable
     private DemoReport BuildReport(PersistedCounts persisted, long inTopic, EvaluationResults results, List<ThroughputPoint> throughput, double streamSeconds, double seconds, bool interrupted)
     {
         var fresh = _freshnessMs.ToArray();
+        var persistedFresh = _checkpointFreshnessMs.ToArray();
         var shift = _options.ResolvedShiftAt;
         var series = results.Online.Series
             .Zip(results.Frozen.Series, results.Trending.Series)
@@ -564,8 +607,10 @@ public sealed class DemoRun : IAsyncDisposable
             CountsMatch = persisted.Counted == inTopic,
             CheckpointsPublished = persisted.Checkpoints,
             CheckpointVersion = ModelVersion,
-            FreshnessDefinition = "produce of a probe event -> first published checkpoint in Redis containing it (its partition's persisted next offset passed the event); "
-                + "no reader runs in this build, so this is not the time to a changed reader answer",
+            FreshnessDefinition = "produce of a click by a new probe user -> the in-process reader's answer for that user turns from the cold-start list "
+                + "to a personalized one (polled every 5 ms over HTTP)",
+            FreshnessCheckpointMsP50 = Percentile(persistedFresh, 0.5),
+            FreshnessCheckpointMsP99 = Percentile(persistedFresh, 0.99),
             FreshnessMsP50 = Percentile(fresh, 0.5),
             FreshnessMsP90 = Percentile(fresh, 0.9),
             FreshnessMsP99 = Percentile(fresh, 0.99),
@@ -583,8 +628,8 @@ public sealed class DemoRun : IAsyncDisposable
             Learner = LearnerName,
             FrozenAfterEvents = _options.ResolvedFreezeAfter,
             ShiftAtEvent = shift,
-            ReaderRequests = 0,
-            ReaderErrors = 0,
+            ReaderRequests = _reader!.Requests,
+            ReaderErrors = _reader.Errors,
             ReaderUrl = ReaderUrl,
             DurationS = Math.Round(seconds, 2),
             StreamDurationS = Math.Round(streamSeconds, 2),
@@ -624,7 +669,7 @@ public sealed class DemoRun : IAsyncDisposable
         return Math.Round(sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)], 1);
     }
 
-    private static string Format(double? milliseconds) => milliseconds is { } ms ? $"{ms:0} ms" : "-";
+    private static string Format(double? milliseconds) => milliseconds is { } ms ? ms.ToString("0", CultureInfo.InvariantCulture) : "-";
 
     private static string Format3(double? value) => value is { } v ? v.ToString("0.000", CultureInfo.InvariantCulture) : "-";
 

@@ -42,7 +42,10 @@ public sealed class DemoRunTests
             Assert.That(report.FreshnessMsP99, Is.Not.Null.And.GreaterThan(0));
             Assert.That(report.RecallAt10OnlineAfterShiftMean, Is.GreaterThan(report.RecallAt10FrozenAfterShiftMean ?? 1), "the online model adapts to the shift; the frozen one cannot");
             Assert.That(report.RecallSeries, Is.Not.Empty);
-            Assert.That(report.ReaderUrl, Is.Null, "no reader runs in this build, and none is pretended");
+            Assert.That(report.ReaderUrl, Does.StartWith("http://127.0.0.1:"));
+            Assert.That(report.ReaderRequests, Is.GreaterThan(report.FreshnessProbes));
+            Assert.That(report.ReaderErrors, Is.Zero);
+            Assert.That(report.FreshnessCheckpointMsP50, Is.Not.Null.And.LessThanOrEqualTo(report.FreshnessMsP50!.Value), "the reader answers after the checkpoint is published");
         });
 
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(jsonPath));
