@@ -508,7 +508,8 @@ public sealed class DemoRun : IAsyncDisposable
                 var fresh = _freshnessMs.ToArray();
                 var persistedFresh = _checkpointFreshnessMs.ToArray();
                 var recall = _recall;
-                var afterShift = recall.Events >= _options.ResolvedShiftAt ? " (after shift)" : "";
+                // The side computation may trail the stream on a busy machine; say which event its numbers are at.
+                var afterShift = string.Create(CultureInfo.InvariantCulture, $" (at event {recall.Events:N0}{(recall.Events >= _options.ResolvedShiftAt ? ", after the shift" : "")})");
                 _console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[{now.TotalSeconds,5:0}s] {point.ProducedPerSecond,7:N0} ev/s in, {point.PersistedPerSecond,7:N0} ev/s checkpointed | lag {point.Lag,6:N0} | ckpt {ModelVersion} #{persisted.Checkpoints:N0} | fresh p50/p99 reader {Format(Percentile(fresh, 0.5))}/{Format(Percentile(fresh, 0.99))} ms, ckpt {Format(Percentile(persistedFresh, 0.5))}/{Format(Percentile(persistedFresh, 0.99))} ms | recall@10 online {Format3(recall.Online)} frozen {Format3(recall.Frozen)} trending {Format3(recall.Trending)}{afterShift}"));
             }
