@@ -60,12 +60,13 @@ internal static class DemoHtml
                 ("frozen", "#d62728", report.RecallSeries.Select(p => (X: (double)p.Events, Y: p.Frozen)).ToList()),
                 ("trending", "#7f7f7f", report.RecallSeries.Select(p => (X: (double)p.Events, Y: p.Trending)).ToList()),
             ],
-            "generated events", "recall@10", marker: (report.ShiftAtEvent, "taste shift")));
+            "generated events", "recall@10", [(report.FrozenAfterEvents, "frozen stops learning", "#d62728"), (report.ShiftAtEvent, "taste shift", "#e67e22")]));
 
         html.Append("<h2>Freshness</h2>");
         html.Append(CultureInfo.InvariantCulture,
             $"<p class=\"note\">{E(report.FreshnessDefinition)}. {report.FreshnessProbes} probes, {report.FreshnessProbesTimedOut} timed out.</p>");
-        html.Append(Histogram(report.FreshnessSamplesMs, "ms from produce to a changed reader answer", "probes"));
+        html.Append(Histogram(report.FreshnessSamplesMs, "ms from produce to a changed reader answer", "probes",
+            [.. new[] { (report.FreshnessMsP50, "p50"), (report.FreshnessMsP99, "p99") }.Where(m => m.Item1.HasValue).Select(m => (m.Item1!.Value, m.Item2, "#e67e22"))]));
 
         html.Append("<h2>Throughput</h2>");
         html.Append("<p class=\"note\">Messages per second produced into the topic and counted in published checkpoints, per progress interval.</p>");
@@ -74,7 +75,7 @@ internal static class DemoHtml
                 ("produced/s", "#2ca02c", report.Throughput.Select(p => (X: p.Seconds, Y: (double?)p.ProducedPerSecond)).ToList()),
                 ("checkpointed/s", "#9467bd", report.Throughput.Select(p => (X: p.Seconds, Y: (double?)p.PersistedPerSecond)).ToList()),
             ],
-            "seconds since the stream started", "messages/s", marker: null));
+            "seconds since the stream started", "messages/s", []));
 
         html.Append(CultureInfo.InvariantCulture, $$"""
             <p class="note">Kafka {{E(report.BootstrapServers)}}, Redis {{E(report.Redis)}}, model <code>{{E(report.Model)}}</code> version {{E(report.CheckpointVersion)}}.
@@ -85,7 +86,7 @@ internal static class DemoHtml
     }
 
     private static string LineChart(IReadOnlyList<(string Name, string Color, List<(double X, double? Y)> Points)> series, string xLabel, string yLabel,
-        (double X, string Label)? marker)
+        IReadOnlyList<(double X, string Label, string Color)> markers)
     {
         var all = series.SelectMany(s => s.Points).Where(p => p.Y.HasValue).ToList();
         var svg = new StringBuilder();
@@ -96,15 +97,10 @@ internal static class DemoHtml
             return svg.ToString();
         }
 
-        var xMax = Math.Max(all.Max(p => p.X), marker?.X ?? 0);
+        var xMax = all.Max(p => p.X);
         var yMax = NiceCeiling(all.Max(p => p.Y!.Value));
         Axes(svg, 0, xMax, yMax, xLabel, yLabel);
-        if (marker is { } m && m.X <= xMax)
-        {
-            var x = Sx(m.X, 0, xMax);
-            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x:0.#}\" y1=\"{Top}\" x2=\"{x:0.#}\" y2=\"{Height - Bottom}\" stroke=\"#e67e22\" stroke-dasharray=\"5,4\" stroke-width=\"1.5\"/>");
-            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + 4:0.#}\" y=\"{Top + 12}\" style=\"fill:#e67e22\">{E(m.Label)}</text>");
-        }
+        Markers(svg, markers, 0, xMax);
 
         foreach (var (name, color, points) in series)
         {
@@ -128,7 +124,7 @@ internal static class DemoHtml
         return svg.ToString();
     }
 
-    private static string Histogram(IReadOnlyList<double> samples, string xLabel, string yLabel)
+    private static string Histogram(IReadOnlyList<double> samples, string xLabel, string yLabel, IReadOnlyList<(double X, string Label, string Color)> markers)
     {
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\">");
@@ -148,6 +144,7 @@ internal static class DemoHtml
 
         var yMax = NiceCeiling(counts.Max());
         Axes(svg, 0, xMax, yMax, xLabel, yLabel);
+        Markers(svg, markers, 0, xMax);
         for (var bin = 0; bin < HistogramBins; bin++)
         {
             var x0 = Sx(bin * width, 0, xMax);
@@ -159,6 +156,18 @@ internal static class DemoHtml
 
         svg.Append("</svg>");
         return svg.ToString();
+    }
+
+    /// <summary>Dashed vertical lines with labels, staggered so neighbouring labels stay legible.</summary>
+    private static void Markers(StringBuilder svg, IReadOnlyList<(double X, string Label, string Color)> markers, double xMin, double xMax)
+    {
+        var row = 0;
+        foreach (var (at, label, color) in markers.Where(m => m.X >= xMin && m.X <= xMax))
+        {
+            var x = Sx(at, xMin, xMax);
+            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x:0.#}\" y1=\"{Top}\" x2=\"{x:0.#}\" y2=\"{Height - Bottom}\" stroke=\"{color}\" stroke-dasharray=\"5,4\" stroke-width=\"1.5\"/>");
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + 4:0.#}\" y=\"{Top + 12 + (14 * row++)}\" style=\"fill:{color}\">{E(label)}</text>");
+        }
     }
 
     private static void Axes(StringBuilder svg, double xMin, double xMax, double yMax, string xLabel, string yLabel)

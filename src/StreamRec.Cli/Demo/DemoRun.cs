@@ -139,14 +139,16 @@ public sealed class DemoRun : IAsyncDisposable
 
         var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
         LocalRedis? redis = null;
+        ConnectionMultiplexer? connection = null;
+        DemoRun? run = null;
         try
         {
             kafka.CreateTopic(ClickTopic, options.Partitions);
             kafka.CreateTopic($"{ModelName}.dead-letter", 1);
             kafka.CreateTopic($"{ModelName}.item-deltas", 1);
             redis = LocalRedis.StartRedisServerOrEmbedded();
-            var connection = await RedisEndpointSettings.Parse(redis.Endpoint, "redis").ConnectAsync().ConfigureAwait(false);
-            var run = new DemoRun(options, console ?? TextWriter.Null, logger ?? NullLogger.Instance, kafka, redis, connection);
+            connection = await RedisEndpointSettings.Parse(redis.Endpoint, "redis").ConnectAsync().ConfigureAwait(false);
+            run = new DemoRun(options, console ?? TextWriter.Null, logger ?? NullLogger.Instance, kafka, redis, connection);
             run.StartWorkers();
             run._reader = await DemoReader.StartAsync(ModelName, redis.Endpoint, connection, run._logger).ConfigureAwait(false);
             run._completion = Task.Run(run.RunAsync);
@@ -154,8 +156,22 @@ public sealed class DemoRun : IAsyncDisposable
         }
         catch
         {
-            redis?.Dispose();
-            kafka.Dispose();
+            // Once the run exists it owns the servers and the workers; before that, free what was started.
+            if (run is not null)
+            {
+                await run.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+
+                redis?.Dispose();
+                kafka.Dispose();
+            }
+
             throw;
         }
     }
