@@ -481,6 +481,8 @@ public sealed class DemoRun : IAsyncDisposable
         var online = new PrequentialEvaluator(LearnerFactory.Create(LearnerOptionsFor(LearnerName)), evaluation);
         var frozen = new PrequentialEvaluator(LearnerFactory.Create(LearnerOptionsFor(LearnerName)), evaluation with { FreezeAfter = _options.ResolvedFreezeAfter });
         var trending = new PrequentialEvaluator(LearnerFactory.Create(LearnerOptionsFor(CountLearner.TrendingName)), evaluation);
+        // The comparison must not take CPU from the pipeline whose freshness it reports: it only has to finish by the end.
+        LowPriorityThread.TryLowerCurrent();
         var reader = _evaluationQueue.Reader;
         // Synchronous draining on a dedicated thread: three models per event keep one core busy.
         while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
