@@ -21,6 +21,7 @@ public static class StreamRecCommandLine
             ProduceCommand.Create(),
             ModelCommand.Create(),
             BenchCommand.Create(),
+            DemoCommand.Create(),
         };
         return root;
     }

@@ -1,0 +1,23 @@
+using NUnit.Framework;
+using StreamRec.Cli.Demo;
+
+namespace StreamRec.Cli.Tests;
+
+public class DemoOptionsTests
+{
+    [Test]
+    public void DefaultDemo_IsValid_AndShiftsHalfway()
+    {
+        var options = new DemoOptions();
+        Assert.That(options.Validate(), Is.Empty);
+        Assert.That(options.ResolvedShiftAt, Is.EqualTo(options.TotalEvents / 2));
+        Assert.That(options.ResolvedFreezeAfter, Is.LessThan(options.ResolvedShiftAt));
+    }
+
+    [Test]
+    public void MoreMessagesPerPartitionThanTheEmbeddedKafkaKeeps_IsRefusedNamingTheOptions()
+    {
+        var options = new DemoOptions { Duration = TimeSpan.FromMinutes(5), Rate = 5_000, Partitions = 8 };
+        Assert.That(options.Validate(), Has.One.Contains("--partitions").And.Contains("--rate"));
+    }
+}
