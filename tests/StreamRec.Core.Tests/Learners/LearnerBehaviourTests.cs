@@ -167,13 +167,15 @@ public sealed class LearnerBehaviourTests
             }
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        foreach (Interaction e in events)
+        var allocated = AllocationProbe.BytesPerPass(() =>
         {
-            learner.Learn(e);
-        }
+            foreach (Interaction e in events)
+            {
+                learner.Learn(e);
+            }
+        });
 
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(allocated, Has.Some.Zero, $"bytes allocated per pass of {events.Length} events: {string.Join(", ", allocated)}");
     }
 
     [Test]
