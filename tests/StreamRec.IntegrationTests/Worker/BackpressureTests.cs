@@ -82,6 +82,5 @@ public sealed class BackpressureTests
         Assert.That(Persisted(store.Inner), Is.EqualTo(producer.Good), "nothing dropped, nothing counted twice");
     }
 
-    private static long Persisted(InMemoryShardCheckpoints store) =>
-        Enumerable.Range(0, 2).Select(p => store.StateOf(new TopicPartition("clicks", p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+    private static long Persisted(InMemoryShardCheckpoints store) => WorkerTestKit.Persisted(store, partitions: 2);
 }

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StreamRec.Core.Learners;
 using StreamRec.Core.Model;
 using StreamRec.IntegrationTests.Infrastructure;
-using StreamRec.Kafka;
 using StreamRec.Kafka.Embedded;
 using StreamRec.Worker.Checkpointing;
 using StreamRec.Worker.Consumption;
@@ -36,21 +35,14 @@ public sealed class ItemSyncTests
     [TearDown]
     public void StopKafka() => _kafka.Dispose();
 
-    private WorkerOptions Options() => new()
+    private WorkerOptions Options()
     {
-        Kafka = new KafkaSettings
-        {
-            BootstrapServers = _kafka.BootstrapServers,
-            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
-        },
-        Topics = ["clicks"],
-        Model = "recs",
-        RedisEndpoint = "127.0.0.1:6379",
-        Learner = new LearnerOptions { Learner = "bpr", Dimensions = 16 },
-        DeltaInterval = TimeSpan.FromMilliseconds(200),
-        ItemSyncInterval = TimeSpan.FromMilliseconds(200),
-        MaxBatchSize = 100,
-    };
+        var options = WorkerTestKit.Options(_kafka.BootstrapServers);
+        options.Learner = new LearnerOptions { Learner = "bpr", Dimensions = 16 };
+        options.ItemSyncInterval = TimeSpan.FromMilliseconds(200);
+        options.MaxBatchSize = 100;
+        return options;
+    }
 
     [Test]
     public async Task TwoReplicas_ItemTablesAgreeAfterASync_AndRecallMatchesASingleReplica()

@@ -34,20 +34,12 @@ public sealed class RedisWorkerTests
         await _redis.DisposeAsync();
     }
 
-    private WorkerOptions Options() => new()
+    private WorkerOptions Options()
     {
-        Kafka = new KafkaSettings
-        {
-            BootstrapServers = _kafka.BootstrapServers,
-            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
-        },
-        Topics = ["clicks"],
-        Model = _redis.Namespace,
-        RedisEndpoint = _redis.Server.Endpoint,
-        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
-        DeltaInterval = TimeSpan.FromMilliseconds(200),
-        MaxBatchSize = 200,
-    };
+        var options = WorkerTestKit.Options(_kafka.BootstrapServers, _redis.Namespace, _redis.Server.Endpoint);
+        options.MaxBatchSize = 200;
+        return options;
+    }
 
     private RedisShardCheckpoints Store(WorkerOptions options) =>
         new(_redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, options.ModelVersion, "isgd", new Dictionary<string, string>());

@@ -1,8 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
-using StreamRec.Core.Learners;
 using StreamRec.IntegrationTests.Infrastructure;
-using StreamRec.Kafka;
 using StreamRec.Kafka.Embedded;
 using StreamRec.Worker.Checkpointing;
 using StreamRec.Worker.Consumption;
@@ -28,22 +26,10 @@ public sealed class WorkerRuntimeTests
     [TearDown]
     public void StopKafka() => _kafka.Dispose();
 
-    private WorkerOptions Options() => new()
-    {
-        Kafka = new KafkaSettings
-        {
-            BootstrapServers = _kafka.BootstrapServers,
-            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
-        },
-        Topics = ["clicks"],
-        Model = "recs",
-        RedisEndpoint = "127.0.0.1:6379", // not used: checkpoints are in memory here
-        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
-        DeltaInterval = TimeSpan.FromMilliseconds(200),
-    };
+    // Checkpoints are in memory here: the Redis endpoint in the options is never used.
+    private WorkerOptions Options() => WorkerTestKit.Options(_kafka.BootstrapServers);
 
-    private static long Persisted(InMemoryShardCheckpoints store) =>
-        Enumerable.Range(0, Partitions).Select(p => store.StateOf(new TopicPartition("clicks", p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+    private static long Persisted(InMemoryShardCheckpoints store) => WorkerTestKit.Persisted(store, Partitions);
 
     [Test]
     public async Task EveryEvent_IsAccountedForOnce_AndGarbageIsDeadLettered()
@@ -118,23 +104,14 @@ public sealed class TwoWorkerTests
     [TearDown]
     public void StopKafka() => _kafka.Dispose();
 
-    private WorkerOptions Options() => new()
+    private WorkerOptions Options()
     {
-        Kafka = new KafkaSettings
-        {
-            BootstrapServers = _kafka.BootstrapServers,
-            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
-        },
-        Topics = ["clicks"],
-        Model = "recs",
-        RedisEndpoint = "127.0.0.1:6379",
-        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
-        DeltaInterval = TimeSpan.FromMilliseconds(200),
-        MaxBatchSize = 100,
-    };
+        var options = WorkerTestKit.Options(_kafka.BootstrapServers);
+        options.MaxBatchSize = 100;
+        return options;
+    }
 
-    private static long Persisted(InMemoryShardCheckpoints store) =>
-        Enumerable.Range(0, Partitions).Select(p => store.StateOf(new TopicPartition("clicks", p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+    private static long Persisted(InMemoryShardCheckpoints store) => WorkerTestKit.Persisted(store, Partitions);
 
     [Test]
     public async Task TwoWorkers_SplitThePartitions_AndAccountForEveryEventOnce()

@@ -1,0 +1,33 @@
+using Confluent.Kafka;
+using StreamRec.Core.Learners;
+using StreamRec.Kafka;
+using StreamRec.Worker.Checkpointing;
+using StreamRec.Worker.Hosting;
+
+namespace StreamRec.IntegrationTests.Worker;
+
+/// <summary>Settings and counts the worker tests share.</summary>
+internal static class WorkerTestKit
+{
+    /// <summary>
+    /// A worker on the "clicks" topic with short group timeouts (the mock broker waits session.timeout.ms - 1 s
+    /// before a rebalance) and a 200 ms delta interval, so tests finish in seconds.
+    /// </summary>
+    public static WorkerOptions Options(string bootstrapServers, string model = "recs", string redisEndpoint = "127.0.0.1:6379") => new()
+    {
+        Kafka = new KafkaSettings
+        {
+            BootstrapServers = bootstrapServers,
+            Client = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" },
+        },
+        Topics = ["clicks"],
+        Model = model,
+        RedisEndpoint = redisEndpoint,
+        Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
+        DeltaInterval = TimeSpan.FromMilliseconds(200),
+    };
+
+    /// <summary>Applied plus dead-lettered events over the partitions of a topic, as persisted in memory.</summary>
+    public static long Persisted(InMemoryShardCheckpoints store, int partitions, string topic = "clicks") =>
+        Enumerable.Range(0, partitions).Select(p => store.StateOf(new TopicPartition(topic, p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+}
