@@ -173,7 +173,8 @@ public sealed class LocalRedis : IDisposable
         throw new TimeoutException($"{Description} did not accept connections within {_startTimeout.TotalSeconds:0} s.");
     }
 
-    private static string? FindOnPath(string name)
+    /// <summary>The full path of an executable found on PATH, or null.</summary>
+    public static string? FindOnPath(string name)
     {
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
         return path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)

@@ -102,7 +102,7 @@ public static class IngestBenchmark
 
     private static async Task<(TimeSpan?, string?)> TimeKcatAsync(string bootstrap, string topic, int events, CancellationToken cancellationToken)
     {
-        var kcat = Environment.GetEnvironmentVariable("PATH")?.Split(Path.PathSeparator).Select(d => Path.Combine(d, "kcat")).FirstOrDefault(File.Exists);
+        var kcat = DevServers.LocalRedis.FindOnPath("kcat");
         if (kcat is null)
         {
             return (null, "kcat is not installed (apt-get install kcat)");
