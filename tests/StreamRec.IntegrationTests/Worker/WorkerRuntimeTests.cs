@@ -10,31 +10,15 @@ namespace StreamRec.IntegrationTests.Worker;
 
 /// <summary>The worker on the embedded Kafka with in-memory checkpoints (the Redis store has its own tests).</summary>
 [TestFixture]
-public sealed class WorkerRuntimeTests
+public sealed class WorkerRuntimeTests : EmbeddedKafkaWorkerFixture
 {
-    private const int Partitions = 8;
-    private EmbeddedKafkaCluster _kafka = null!;
-
-    [SetUp]
-    public void StartKafka()
-    {
-        _kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
-        _kafka.CreateTopic("clicks", Partitions);
-        _kafka.CreateTopic("recs.dead-letter", 1);
-    }
-
-    [TearDown]
-    public void StopKafka() => _kafka.Dispose();
-
     // Checkpoints are in memory here: the Redis endpoint in the options is never used.
-    private WorkerOptions Options() => WorkerTestKit.Options(_kafka.BootstrapServers);
-
-    private static long Persisted(InMemoryShardCheckpoints store) => WorkerTestKit.Persisted(store, Partitions);
+    private WorkerOptions Options() => WorkerTestKit.Options(Kafka.BootstrapServers);
 
     [Test]
     public async Task EveryEvent_IsAccountedForOnce_AndGarbageIsDeadLettered()
     {
-        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
         producer.ProducePlanted("clicks", 5_000, garbageShare: 0.01);
         var store = new InMemoryShardCheckpoints();
         var worker = new WorkerRuntime(Options(), store, NullLogger.Instance);
@@ -54,7 +38,7 @@ public sealed class WorkerRuntimeTests
     [Test]
     public async Task RestartedWorker_ResumesFromItsCheckpoint_WithoutApplyingAnythingTwice()
     {
-        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
         producer.ProducePlanted("clicks", 3_000, seed: 1);
         var store = new InMemoryShardCheckpoints();
         using (var stop = new CancellationTokenSource())
@@ -81,42 +65,26 @@ public sealed class WorkerRuntimeTests
 
     private int CountMessages(string topic)
     {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaTestSettings.Consumer(_kafka.BootstrapServers, $"count-{Guid.NewGuid():N}")).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaTestSettings.Consumer(Kafka.BootstrapServers, $"count-{Guid.NewGuid():N}")).Build();
         var partition = new TopicPartition(topic, 0);
         return (int)consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High.Value;
     }
 }
 
 [TestFixture]
-public sealed class TwoWorkerTests
+public sealed class TwoWorkerTests : EmbeddedKafkaWorkerFixture
 {
-    private const int Partitions = 8;
-    private EmbeddedKafkaCluster _kafka = null!;
-
-    [SetUp]
-    public void StartKafka()
-    {
-        _kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
-        _kafka.CreateTopic("clicks", Partitions);
-        _kafka.CreateTopic("recs.dead-letter", 1);
-    }
-
-    [TearDown]
-    public void StopKafka() => _kafka.Dispose();
-
     private WorkerOptions Options()
     {
-        var options = WorkerTestKit.Options(_kafka.BootstrapServers);
+        var options = WorkerTestKit.Options(Kafka.BootstrapServers);
         options.MaxBatchSize = 100;
         return options;
     }
 
-    private static long Persisted(InMemoryShardCheckpoints store) => WorkerTestKit.Persisted(store, Partitions);
-
     [Test]
     public async Task TwoWorkers_SplitThePartitions_AndAccountForEveryEventOnce()
     {
-        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
         var store = new InMemoryShardCheckpoints();
         var first = new WorkerRuntime(Options(), store, NullLogger.Instance);
         var second = new WorkerRuntime(Options(), store, NullLogger.Instance);
@@ -136,7 +104,7 @@ public sealed class TwoWorkerTests
     [Test]
     public async Task KillingOneOfTwoWorkers_LosesNothingAndCountsNothingTwice()
     {
-        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
         var store = new InMemoryShardCheckpoints();
         var survivor = new WorkerRuntime(Options(), store, NullLogger.Instance);
         var victim = new WorkerRuntime(Options(), store, NullLogger.Instance);
@@ -158,4 +126,25 @@ public sealed class TwoWorkerTests
 
         Assert.That(Persisted(store), Is.EqualTo(5_000), "no loss, no double count");
     }
+}
+
+/// <summary>A fresh embedded Kafka per test with the "clicks" topic (8 partitions) and the dead-letter topic.</summary>
+public abstract class EmbeddedKafkaWorkerFixture
+{
+    protected const int Partitions = 8;
+
+    protected EmbeddedKafkaCluster Kafka { get; private set; } = null!;
+
+    [SetUp]
+    public void StartKafka()
+    {
+        Kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        Kafka.CreateTopic("clicks", Partitions);
+        Kafka.CreateTopic("recs.dead-letter", 1);
+    }
+
+    [TearDown]
+    public void StopKafka() => Kafka.Dispose();
+
+    protected static long Persisted(InMemoryShardCheckpoints store) => WorkerTestKit.Persisted(store, Partitions);
 }
