@@ -2,4 +2,4 @@ using BenchmarkDotNet.Running;
 
 // Runs the hot-path benchmarks. Pick with --filter, for example:
 //   dotnet run -c Release --project tests/StreamRec.Benchmarks -- --filter '*Learner*'
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(StreamRec.Benchmarks.TopKBenchmarks).Assembly).Run(args);

@@ -10,13 +10,15 @@ namespace StreamRec.Reader.Serving;
 /// </summary>
 internal sealed class ItemTable
 {
-    private ItemTable(int dimensions, string[] ids, Dictionary<string, int> rows, float[] vectors, float[] biases)
+    private ItemTable(int dimensions, string[] ids, Dictionary<string, int> rows, float[] vectors, float[] biases, QuantizedItems? quantized)
     {
         Dimensions = dimensions;
         Ids = ids;
         Rows = rows;
         Vectors = vectors;
         Biases = biases;
+        Quantized = quantized;
+        MaxBiasMagnitude = biases.Length == 0 ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(biases));
         InverseNorms = new float[ids.Length];
         for (var row = 0; row < ids.Length; row++)
         {
@@ -37,9 +39,15 @@ internal sealed class ItemTable
 
     public float[] InverseNorms { get; }
 
+    /// <summary>The int8 copy ranking uses for its first pass; null where the machine lacks the SIMD instructions or a value is not finite.</summary>
+    public QuantizedItems? Quantized { get; }
+
+    /// <summary>Largest absolute bias (NaN or infinity when a bias is).</summary>
+    public float MaxBiasMagnitude { get; }
+
     public int Count => Ids.Length;
 
-    public static ItemTable Empty(int dimensions) => new(dimensions, [], new Dictionary<string, int>(StringComparer.Ordinal), [], []);
+    public static ItemTable Empty(int dimensions) => new(dimensions, [], new Dictionary<string, int>(StringComparer.Ordinal), [], [], null);
 
     public static ItemTable From(EmbeddingRows rows)
     {
@@ -49,7 +57,9 @@ internal sealed class ItemTable
             index[rows.Ids[row]] = row;
         }
 
-        return new ItemTable(rows.Dimensions, [.. rows.Ids], index, [.. rows.Vectors], rows.Biases is null ? new float[rows.Count] : [.. rows.Biases]);
+        float[] vectors = [.. rows.Vectors];
+        return new ItemTable(rows.Dimensions, [.. rows.Ids], index, vectors, rows.Biases is null ? new float[rows.Count] : [.. rows.Biases],
+            QuantizedItems.Build(vectors, rows.Dimensions, rows.Count));
     }
 
     public ReadOnlySpan<float> Vector(int row) => Vectors.AsSpan(row * Dimensions, Dimensions);
@@ -79,6 +89,7 @@ internal sealed class ItemTable
         // Existing rows keep their positions, so the index is shared unless ids were added.
         var index = added == 0 ? (Dictionary<string, int>)Rows : new Dictionary<string, int>((Dictionary<string, int>)Rows, StringComparer.Ordinal);
         var next = Count;
+        var changed = new int[updates.Count];
         for (var i = 0; i < updates.Count; i++)
         {
             var id = updates.Ids[i];
@@ -91,8 +102,13 @@ internal sealed class ItemTable
 
             updates.Vector(i).CopyTo(vectors.AsSpan(row * dimensions, dimensions));
             biases[row] = updates.Biases?[i] ?? 0f;
+            changed[i] = row;
         }
 
-        return new ItemTable(dimensions, ids, index, vectors, biases);
+        // Only the changed rows are quantized again; a table that had no copy (empty, or a value not finite) builds one whole.
+        var quantized = Quantized is { } previous && previous.Dimensions == dimensions
+            ? previous.With(vectors, count, changed)
+            : QuantizedItems.Build(vectors, dimensions, count);
+        return new ItemTable(dimensions, ids, index, vectors, biases, quantized);
     }
 }

@@ -1,14 +1,17 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using StreamRec.Client;
 using StreamRec.Core.Engine;
 
 namespace StreamRec.Reader.Serving;
 
 /// <summary>
-/// Exact top-k over every item of a <see cref="ServingModel"/>: SIMD dot products
-/// (<see cref="TensorPrimitives"/>) into a per-thread score buffer, then Core's <see cref="TopKScorer"/>
-/// (bounded heap, excluded rows skipped, ties to the lower row). Scratch buffers are per thread, so a call
-/// allocates only its result; calls on one thread must not nest.
+/// Exact top-k over every item of a <see cref="ServingModel"/>. Where the items have an int8 copy, a first
+/// pass over it bounds every row's score and only the rows that can reach the top k are scored in float;
+/// otherwise (or with <c>prefilter: false</c>) SIMD dot products (<see cref="TensorPrimitives"/>) score every
+/// row. Either way Core's <see cref="TopKScorer"/> selects (bounded heap, excluded rows skipped, ties to the
+/// lower row), and both answer the same items with the same float scores. Scratch buffers are per thread,
+/// so a call allocates only its result; calls on one thread must not nest.
 /// </summary>
 internal static class Ranking
 {
@@ -24,6 +27,18 @@ internal static class Ranking
     [ThreadStatic]
     private static List<int>? _excluded;
 
+    [ThreadStatic]
+    private static float[]? _upperBounds;
+
+    [ThreadStatic]
+    private static float[]? _candidateScores;
+
+    [ThreadStatic]
+    private static float[]? _gathered;
+
+    [ThreadStatic]
+    private static List<int>? _candidates;
+
     /// <summary>Adds biases and the trending blend to the dot products, leaves out seen items, selects the top k.</summary>
     private static RecommendedItem[] Finish(ServingModel model, UserEntry user, Span<float> scores, int k, bool excludeSeen)
     {
@@ -34,6 +49,12 @@ internal static class Ranking
             TensorPrimitives.MultiplyAdd(model.Prior, model.BlendWeight, scores, scores);
         }
 
+        return Select(items, scores, ExcludedRows(items, user, excludeSeen), k);
+    }
+
+    /// <summary>The rows of the user's seen items when they are to be left out (a per-thread list).</summary>
+    private static Span<int> ExcludedRows(ItemTable items, UserEntry user, bool excludeSeen)
+    {
         var excluded = _excluded ??= [];
         excluded.Clear();
         if (excludeSeen)
@@ -47,7 +68,27 @@ internal static class Ranking
             }
         }
 
-        return Select(items, scores, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(excluded), k);
+        return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(excluded);
+    }
+
+    private static Span<ScoredRow> Ranked(int k)
+    {
+        if (_ranked is null || _ranked.Length < k)
+        {
+            _ranked = new ScoredRow[k];
+        }
+
+        return _ranked.AsSpan(0, k);
+    }
+
+    private static Span<T> Scratch<T>(ref T[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length)
+        {
+            buffer = new T[Math.Max(length, 1024)];
+        }
+
+        return buffer.AsSpan(0, length);
     }
 
     /// <summary>Most users one pass over the items scores (per-thread buffers hold one score row each).</summary>
@@ -61,12 +102,34 @@ internal static class Ranking
 
     /// <summary>
     /// The top k items of up to <see cref="MaxUsersPerPass"/> users by <c>user·item + item bias + blend·trending</c>,
-    /// as the learner ranks, each user's seen items left out on request. One pass over the item vectors: each block of rows is scored for every user while it is in cache, so the item table is read
-    /// from memory once per pass instead of once per user.
+    /// as the learner ranks, each user's seen items left out on request. Exact: where the items have an int8
+    /// copy (<see cref="ItemTable.Quantized"/>) each user is ranked by <see cref="Prefiltered"/>, which returns
+    /// the same items and scores as scoring every row in float; otherwise by <see cref="Scanned"/>.
     /// </summary>
-    public static RecommendedItem[][] ForUsers(ServingModel model, ReadOnlySpan<RankRequest> requests)
+    /// <param name="prefilter">False forces the float scan of every row (the reference the prefiltered path is tested against).</param>
+    public static RecommendedItem[][] ForUsers(ServingModel model, ReadOnlySpan<RankRequest> requests, bool prefilter = true)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(requests.Length, MaxUsersPerPass);
+        if (prefilter && model.Items.Quantized is { } quantized)
+        {
+            var results = new RecommendedItem[requests.Length][];
+            for (var b = 0; b < requests.Length; b++)
+            {
+                results[b] = Prefiltered(model, quantized, requests[b]) ?? Scanned(model, [requests[b]])[0];
+            }
+
+            return results;
+        }
+
+        return Scanned(model, requests);
+    }
+
+    /// <summary>
+    /// Scores every row in float for all <paramref name="requests"/> in one pass over the item vectors: each
+    /// block of rows is scored for every user while it is in cache.
+    /// </summary>
+    private static RecommendedItem[][] Scanned(ServingModel model, ReadOnlySpan<RankRequest> requests)
+    {
         var items = model.Items;
         var count = items.Count;
         var buffers = _batchScores ??= new float[MaxUsersPerPass][];
@@ -104,6 +167,112 @@ internal static class Ranking
         return results;
     }
 
+    /// <summary>
+    /// Exact top k in two passes. The int8 pass gives every row an approximate score <c>a</c> (biases and
+    /// trending added as in float) whose error is at most <c>e[r] = 0.51 · s[r] · ‖q‖₁ + slack</c> (0.5 from
+    /// rounding the codes, 0.01 and <c>slack</c> for float rounding in both passes). The k-th best lower bound
+    /// <c>a - e</c> among rows not left out is a score at least k rows reach exactly, so a row whose upper
+    /// bound <c>a + e</c> is below it cannot be in the top k. The few rows left are scored in float exactly as
+    /// <see cref="Scanned"/> scores them and ranked with the same tie rule, so the answer is the same.
+    /// Null when the query has a value that is not finite (the bound does not hold; the caller scans).
+    /// </summary>
+    private static RecommendedItem[]? Prefiltered(ServingModel model, QuantizedItems quantized, RankRequest request)
+    {
+        ReadOnlySpan<float> query = request.User.Vector;
+        var queryL1 = TensorPrimitives.SumOfMagnitudes(query);
+        if (!float.IsFinite(queryL1))
+        {
+            return null;
+        }
+
+        var items = model.Items;
+        var blend = model.BlendWeight != 0f && model.Trending.LogScores.Count > 0 ? model.BlendWeight : 0f;
+        // Every intermediate of either pass is below this in magnitude (the prior is at most 1); float
+        // rounding moves a score by a few 2^-24 of it, so 2^-18 of it is a safe slack.
+        var magnitude = (1.51f * QuantizedItems.CodeRange * quantized.MaxScale * queryL1) + items.MaxBiasMagnitude + MathF.Abs(blend);
+        var slack = (magnitude * (1f / (1 << 18))) + 1e-37f;
+        var excluded = ExcludedRows(items, request.User, request.ExcludeSeen);
+        excluded.Sort();
+        var k = request.K;
+        var upper = Scratch(ref _upperBounds, quantized.PaddedCount);
+        var kthLower = quantized.Bound(query, model.ApproximateOffsets, 0.51f * queryL1, excluded, k, upper);
+        // Bounds written without slack: a row may reach the top k when upper + slack >= kth lower - slack.
+        var threshold = kthLower - (2 * slack);
+        var candidates = Candidates(upper[..items.Count], threshold, excluded);
+        var exact = Scratch(ref _candidateScores, candidates.Length);
+        var vectors = items.Vectors.AsSpan();
+        var dimensions = items.Dimensions;
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            exact[i] = TensorPrimitives.Dot(query, vectors.Slice(candidates[i] * dimensions, dimensions));
+        }
+
+        // The same element-wise operations as Finish applies to every row, so each score is bit for bit the scan's.
+        var gathered = Scratch(ref _gathered, candidates.Length);
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            gathered[i] = items.Biases[candidates[i]];
+        }
+
+        TensorPrimitives.Add(exact, gathered, exact);
+        if (blend != 0f)
+        {
+            for (var i = 0; i < candidates.Length; i++)
+            {
+                gathered[i] = model.Prior[candidates[i]];
+            }
+
+            TensorPrimitives.MultiplyAdd(gathered, blend, exact, exact);
+        }
+
+        // Candidates are in row order, so the scorer's tie rule (lower index first) is the scan's (lower row first).
+        var ranked = Ranked(k);
+        var written = (_scorer ??= new TopKScorer()).TopKOfScores(exact, [], ranked);
+        var result = new RecommendedItem[written];
+        for (var i = 0; i < written; i++)
+        {
+            result[i] = new RecommendedItem(items.Ids[candidates[ranked[i].Row]], ranked[i].Score);
+        }
+
+        return result;
+    }
+
+    /// <summary>Rows, ascending, whose upper bound reaches <paramref name="threshold"/> and that are not in <paramref name="sortedExcluded"/>.</summary>
+    private static ReadOnlySpan<int> Candidates(ReadOnlySpan<float> upper, float threshold, ReadOnlySpan<int> sortedExcluded)
+    {
+        var rows = _candidates ??= new List<int>();
+        rows.Clear();
+        var row = 0;
+        var thresholds = Vector256.Create(threshold);
+        for (; row + Vector256<float>.Count <= upper.Length; row += Vector256<float>.Count)
+        {
+            var reaching = Vector256.GreaterThanOrEqual(Vector256.Create(upper[row..]), thresholds).ExtractMostSignificantBits();
+            while (reaching != 0)
+            {
+                AddUnlessExcluded(rows, row + System.Numerics.BitOperations.TrailingZeroCount(reaching), sortedExcluded);
+                reaching &= reaching - 1;
+            }
+        }
+
+        for (; row < upper.Length; row++)
+        {
+            if (upper[row] >= threshold)
+            {
+                AddUnlessExcluded(rows, row, sortedExcluded);
+            }
+        }
+
+        return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows);
+    }
+
+    private static void AddUnlessExcluded(List<int> rows, int row, ReadOnlySpan<int> sortedExcluded)
+    {
+        if (sortedExcluded.BinarySearch(row) < 0)
+        {
+            rows.Add(row);
+        }
+    }
+
     /// <summary>The <paramref name="k"/> items most similar to row <paramref name="itemRow"/> by cosine, the item itself excluded.</summary>
     public static RecommendedItem[] Similar(ServingModel model, int itemRow, int k)
     {
@@ -136,16 +305,12 @@ internal static class Ranking
     private static RecommendedItem[] Select(ItemTable items, ReadOnlySpan<float> scores, ReadOnlySpan<int> excluded, int k)
     {
         var scorer = _scorer ??= new TopKScorer();
-        if (_ranked is null || _ranked.Length < k)
-        {
-            _ranked = new ScoredRow[k];
-        }
-
-        var written = scorer.TopKOfScores(scores, excluded, _ranked.AsSpan(0, k));
+        var ranked = Ranked(k);
+        var written = scorer.TopKOfScores(scores, excluded, ranked);
         var result = new RecommendedItem[written];
         for (var i = 0; i < written; i++)
         {
-            result[i] = new RecommendedItem(items.Ids[_ranked[i].Row], _ranked[i].Score);
+            result[i] = new RecommendedItem(items.Ids[ranked[i].Row], ranked[i].Score);
         }
 
         return result;

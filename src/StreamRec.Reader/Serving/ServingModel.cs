@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using StreamRec.Client;
 using StreamRec.Core.Engine;
 
@@ -36,6 +37,7 @@ internal sealed class ServingModel
         }
 
         TopTrending = RankTrending(trending, maxK);
+        ApproximateOffsets = items.Quantized is { } quantized ? OffsetsOf(items, quantized, Prior, blendWeight, trending) : [];
     }
 
     public string Model { get; }
@@ -55,6 +57,12 @@ internal sealed class ServingModel
 
     /// <summary>Normalised trending (exp(score - max)) by item row; 0 for items without a trending entry.</summary>
     public float[] Prior { get; }
+
+    /// <summary>
+    /// Per-row <c>bias + blend·prior</c> for the int8 first pass of ranking, padded to whole blocks with
+    /// negative infinity; empty when the items have no int8 copy.
+    /// </summary>
+    public float[] ApproximateOffsets { get; }
 
     /// <summary>Weight of <see cref="Prior"/> in personalised scores, as the learner blends.</summary>
     public float BlendWeight { get; }
@@ -106,6 +114,20 @@ internal sealed class ServingModel
 
         // The learners' own defaults when the writer did not record the option.
         return source.Learner == "isgd" ? 0.3f : 0f;
+    }
+
+    private static float[] OffsetsOf(ItemTable items, QuantizedItems quantized, float[] prior, float blendWeight, TrendingTable trending)
+    {
+        var offsets = new float[quantized.PaddedCount];
+        var rows = offsets.AsSpan(0, items.Count);
+        items.Biases.CopyTo(rows);
+        if (blendWeight != 0f && trending.LogScores.Count > 0)
+        {
+            TensorPrimitives.MultiplyAdd(prior, blendWeight, rows, rows);
+        }
+
+        offsets.AsSpan(items.Count).Fill(float.NegativeInfinity);
+        return offsets;
     }
 
     private static RecommendedItem[] RankTrending(TrendingTable trending, int maxK)
