@@ -197,7 +197,7 @@ internal sealed class ModelFollower(
         }
 
         var itemsChain = single ? version : CheckpointKeys.ChainVersion(version, ItemsChain);
-        var next = ServingModel.Build(model, version, slot.NextGeneration, chains.Values, itemsChain, _options.MaxK);
+        var next = ServingModel.Build(model, version, slot.NextGeneration, chains.Values, itemsChain, _options.MaxK, current);
         _chains = chains;
         slot.Swap(next);
         metrics.Swaps.WithLabels(cause).Inc();

@@ -17,7 +17,7 @@ internal sealed class ServingModel
 
     private readonly ChainContent[] _chains;
 
-    private ServingModel(string model, string version, long generation, ChainContent[] chains, ItemTable items, TrendingTable trending, float blendWeight, int maxK)
+    private ServingModel(string model, string version, long generation, ChainContent[] chains, ItemTable items, TrendingTable trending, float blendWeight, int maxK, ServingModel? previous)
     {
         Model = model;
         Version = version;
@@ -27,6 +27,16 @@ internal sealed class ServingModel
         Trending = trending;
         BlendWeight = blendWeight;
         CreatedAtMs = chains.Length == 0 ? 0 : chains.Max(c => c.CreatedAtMs);
+        // A change that touched only users (most deltas) shares everything derived from items and trending.
+        if (previous is not null && ReferenceEquals(previous.Items, items) && ReferenceEquals(previous.Trending, trending)
+            && previous.BlendWeight.Equals(blendWeight) && previous.TopTrending.Count == Math.Min(maxK, trending.LogScores.Count))
+        {
+            Prior = previous.Prior;
+            TopTrending = previous.TopTrending;
+            ApproximateOffsets = previous.ApproximateOffsets;
+            return;
+        }
+
         Prior = new float[items.Count];
         if (trending.LogScores.Count > 0)
         {
@@ -74,14 +84,18 @@ internal sealed class ServingModel
 
     public int UserCount => _chains.Sum(c => c.Users.Count);
 
-    public static ServingModel Build(string model, string version, long generation, IReadOnlyCollection<ChainContent> chains, string itemsChain, int maxK)
+    /// <summary>
+    /// The generation of <paramref name="chains"/>. What depends only on items and trending (the prior, the
+    /// trending list, the first pass's offsets) is taken from <paramref name="previous"/> when it holds the same ones.
+    /// </summary>
+    public static ServingModel Build(string model, string version, long generation, IReadOnlyCollection<ChainContent> chains, string itemsChain, int maxK, ServingModel? previous = null)
     {
         var ordered = chains.OrderBy(c => c.ChainVersion, StringComparer.Ordinal).ToArray();
         var source = ordered.FirstOrDefault(c => c.ChainVersion == itemsChain);
         var items = source?.Items ?? ItemTable.Empty(1);
         var trending = source?.Trending ?? TrendingTable.Empty;
         var blend = BlendWeightOf(source);
-        return new ServingModel(model, version, generation, ordered, items, trending, blend, maxK);
+        return new ServingModel(model, version, generation, ordered, items, trending, blend, maxK, previous);
     }
 
     /// <summary>The user's row, from whichever chain holds it.</summary>

@@ -78,13 +78,30 @@ public sealed class RankingTests
         var ids = Enumerable.Range(0, 100).Select(i => $"item{i * 20}").Concat(Enumerable.Range(0, 37).Select(i => $"new{i}")).ToArray();
         var vectors = ids.SelectMany(_ => Gaussian(random, 32, 20f)).ToArray();
         var updated = chain with { Items = chain.Items.With(new EmbeddingRows(32, ids, vectors, [.. ids.Select(_ => (float)random.NextDouble())])) };
-        var next = ServingModel.Build("m", "v1", 2, [updated], "v1", 1000);
+        var next = ServingModel.Build("m", "v1", 2, [updated], "v1", 1000, previous: model);
 
+        Assert.That(next.Prior, Is.Not.SameAs(model.Prior), "items changed: the prior is rebuilt");
         Assert.That(next.Items.Quantized, Is.Not.Null);
         Assert.That(next.Items.Quantized!.Count, Is.EqualTo(2_037));
         AssertPrefilteredEqualsScan(next, ks: [10, 100]);
         var answers = Ranking.ForUsers(next, [new RankRequest(next.Chains[0].Users["user0"], 100, ExcludeSeen: false)])[0];
         Assert.That(answers.Count(i => i.Id.StartsWith("new", StringComparison.Ordinal)), Is.GreaterThan(0), "the added rows are ranked");
+    }
+
+    [Test]
+    public void UsersOnlyChange_SharesWhatItemsAndTrendingDetermine()
+    {
+        var random = new Random(9);
+        var model = Model(random, items: 1_000, dimensions: 16, row => Gaussian(random, 16, 1f));
+        var chain = model.Chains[0];
+        var users = chain.Users.SetItem("user0", chain.Users["user0"] with { Vector = Gaussian(random, 16, 1f) });
+
+        var next = ServingModel.Build("m", "v1", 2, [chain with { Users = users }], "v1", 1000, previous: model);
+
+        Assert.That(next.Prior, Is.SameAs(model.Prior));
+        Assert.That(next.ApproximateOffsets, Is.SameAs(model.ApproximateOffsets));
+        Assert.That(next.TopTrending, Is.SameAs(model.TopTrending));
+        AssertPrefilteredEqualsScan(next, ks: [10]);
     }
 
     [Test]
