@@ -20,4 +20,25 @@ public class DemoOptionsTests
         var options = new DemoOptions { Duration = TimeSpan.FromMinutes(5), Rate = 5_000, Partitions = 8 };
         Assert.That(options.Validate(), Has.One.Contains("--partitions").And.Contains("--rate"));
     }
+
+    [Test]
+    public void DefaultDemo_UsesTheWorkersDeltaInterval()
+    {
+        Assert.That(new DemoOptions().DeltaInterval, Is.EqualTo(new StreamRec.Worker.Hosting.WorkerOptions().DeltaInterval));
+    }
+
+    [TestCase(0.0)]
+    [TestCase(51.0)]
+    [TestCase(double.NaN)]
+    public void ProbeRateOutsideItsRange_IsRefusedNamingTheOption(double probesPerSecond)
+    {
+        Assert.That(new DemoOptions { ProbesPerSecond = probesPerSecond }.Validate(), Has.One.Contains("--probes-per-second"));
+    }
+
+    [TestCase(0)]
+    [TestCase(1001)]
+    public void DeltaIntervalOutsideItsRange_IsRefusedNamingTheOption(int milliseconds)
+    {
+        Assert.That(new DemoOptions { DeltaInterval = TimeSpan.FromMilliseconds(milliseconds) }.Validate(), Has.One.Contains("--delta-interval"));
+    }
 }

@@ -22,9 +22,11 @@ public static class DemoCommand
         var workers = new Option<int>("--workers") { Description = "Worker instances in the consumer group.", DefaultValueFactory = _ => 2 };
         var report = new Option<string>("--report") { Description = "Directory for report.json and report.html.", DefaultValueFactory = _ => "demo-report" };
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic clickstream.", DefaultValueFactory = _ => 42 };
+        var deltaInterval = new Option<string?>("--delta-interval") { Description = "Time between the workers' deltas, up to 1s (default: the worker's own default)." };
+        var probesPerSecond = new Option<double>("--probes-per-second") { Description = "Freshness probes started per second (up to 50).", DefaultValueFactory = _ => 4 };
         var command = new Command("demo", "Run the whole pipeline on an embedded Kafka and a local Redis: stream, learn, checkpoint, measure, report.")
         {
-            duration, rate, users, items, shiftAt, freezeAfter, partitions, workers, report, seed,
+            duration, rate, users, items, shiftAt, freezeAfter, partitions, workers, report, seed, deltaInterval, probesPerSecond,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -32,6 +34,19 @@ public static class DemoCommand
             {
                 await Console.Error.WriteLineAsync($"--duration: '{parse.GetValue(duration)}' is not a duration (for example 60s, 2m).");
                 return ExitCodes.BadInput;
+            }
+
+            var deltaText = parse.GetValue(deltaInterval);
+            TimeSpan? deltaEvery = null;
+            if (deltaText is not null)
+            {
+                if (!DurationText.TryParse(deltaText, out var parsed))
+                {
+                    await Console.Error.WriteLineAsync($"--delta-interval: '{deltaText}' is not a duration (for example 250ms, 1s).");
+                    return ExitCodes.BadInput;
+                }
+
+                deltaEvery = parsed;
             }
 
             var options = new DemoOptions
@@ -46,7 +61,13 @@ public static class DemoCommand
                 Workers = parse.GetValue(workers),
                 ReportDirectory = parse.GetValue(report),
                 Seed = parse.GetValue(seed),
+                ProbesPerSecond = parse.GetValue(probesPerSecond),
             };
+            if (deltaEvery is { } every)
+            {
+                options = options with { DeltaInterval = every };
+            }
+
             if (options.Validate() is { Count: > 0 } errors)
             {
                 await Console.Error.WriteLineAsync(string.Join(Environment.NewLine, errors));

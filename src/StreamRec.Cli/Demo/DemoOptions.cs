@@ -1,3 +1,5 @@
+using StreamRec.Worker.Hosting;
+
 namespace StreamRec.Cli.Demo;
 
 /// <summary>Settings of one <see cref="DemoRun"/>. Defaults are the README's one-minute quickstart.</summary>
@@ -45,8 +47,8 @@ public sealed record DemoOptions
     /// <summary>Seed of the synthetic clickstream.</summary>
     public int Seed { get; init; } = 42;
 
-    /// <summary>Time between worker checkpoints (deltas); bounds how fresh the persisted model can be.</summary>
-    public TimeSpan DeltaInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Time between worker checkpoints (deltas); bounds how fresh the persisted model can be. Default: the worker's.</summary>
+    public TimeSpan DeltaInterval { get; init; } = new WorkerOptions().DeltaInterval;
 
     /// <summary>Longest wait after the stream for the persisted counts to cover every produced message.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -100,9 +102,14 @@ public sealed record DemoOptions
             errors.Add($"--freeze-after must be at least 1, was {FreezeAfter}.");
         }
 
-        if (MalformedShare is < 0 or > 0.5 || ProbesPerSecond is <= 0 or > 50)
+        if (MalformedShare is < 0 or > 0.5)
         {
-            errors.Add($"MalformedShare must be within [0, 0.5] and ProbesPerSecond within (0, 50] (were {MalformedShare}, {ProbesPerSecond}).");
+            errors.Add($"MalformedShare must be within [0, 0.5], was {MalformedShare}.");
+        }
+
+        if (ProbesPerSecond is <= 0 or > 50 || double.IsNaN(ProbesPerSecond))
+        {
+            errors.Add($"--probes-per-second must be more than 0 and at most 50, was {ProbesPerSecond}.");
         }
 
         // Probes and malformed messages come on top of the generated events.
@@ -113,9 +120,14 @@ public sealed record DemoOptions
                 + $"only about {MaxEventsPerPartition:N0} per partition safely. Raise --partitions or lower --rate or --duration.");
         }
 
-        if (DeltaInterval <= TimeSpan.Zero || DeltaInterval > TimeSpan.FromSeconds(1) || DrainTimeout <= TimeSpan.Zero || ProgressInterval <= TimeSpan.Zero)
+        if (DeltaInterval <= TimeSpan.Zero || DeltaInterval > TimeSpan.FromSeconds(1))
         {
-            errors.Add("DeltaInterval must be within (0, 1 s]; DrainTimeout and ProgressInterval must be positive.");
+            errors.Add($"--delta-interval must be more than 0 and at most 1 s, was {DeltaInterval}.");
+        }
+
+        if (DrainTimeout <= TimeSpan.Zero || ProgressInterval <= TimeSpan.Zero)
+        {
+            errors.Add("DrainTimeout and ProgressInterval must be positive.");
         }
 
         return errors;

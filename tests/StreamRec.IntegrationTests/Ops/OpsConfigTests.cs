@@ -148,7 +148,7 @@ public sealed partial class OpsConfigTests
     [Test]
     public void ComposeCheck_ReportsSettingsTheWorkerRefuses()
     {
-        var compose = ValidCompose().Replace("STREAMREC_DeltaInterval: \"00:00:01\"", "STREAMREC_DeltaInterval: \"00:00:05\"", StringComparison.Ordinal);
+        var compose = ValidCompose().Replace("STREAMREC_DeltaInterval: \"00:00:00.250\"", "STREAMREC_DeltaInterval: \"00:00:05\"", StringComparison.Ordinal);
 
         Assert.That(OpsConfigChecker.CheckCompose(compose), Has.Some.Contains("DeltaInterval must be more than 0 and at most 1 s"));
     }
