@@ -4,12 +4,12 @@ using Microsoft.Extensions.Logging;
 namespace StreamRec.IntegrationTests.Faults;
 
 /// <summary>
-/// The worker's log in a fault test: counts warnings and errors and keeps the latest lines, so a failing
-/// test can show what the worker said and a passing one can report how many faults it noticed.
+/// The worker's log in a fault test: counts warnings and errors and keeps the lines (a test is short), so a
+/// failing test can show what the worker said and a passing one can check which faults it noticed.
 /// </summary>
 internal sealed class FaultLog : ILogger
 {
-    private const int KeptLines = 200;
+    private const int TailLines = 200;
     private readonly ConcurrentQueue<string> _lines = new();
     private int _warnings;
     private int _errors;
@@ -19,7 +19,10 @@ internal sealed class FaultLog : ILogger
     public int Errors => Volatile.Read(ref _errors);
 
     /// <summary>The latest lines, oldest first.</summary>
-    public string Tail => string.Join(Environment.NewLine, _lines);
+    public string Tail => string.Join(Environment.NewLine, _lines.Skip(Math.Max(0, _lines.Count - TailLines)));
+
+    /// <summary>Lines that contain <paramref name="fragment"/>.</summary>
+    public int Count(string fragment) => _lines.Count(line => line.Contains(fragment, StringComparison.Ordinal));
 
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
@@ -39,10 +42,6 @@ internal sealed class FaultLog : ILogger
         }
 
         _lines.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}");
-        if (_lines.Count > KeptLines)
-        {
-            _lines.TryDequeue(out _);
-        }
     }
 }
 
