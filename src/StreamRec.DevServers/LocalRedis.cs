@@ -27,6 +27,8 @@ public sealed class LocalRedis : IDisposable
     private static readonly TimeSpan _startTimeout = TimeSpan.FromSeconds(10);
     private Process? _process;
     private GarnetServer? _garnet;
+    private string? _executable;
+    private List<string>? _arguments;
 
     private LocalRedis(string endpoint, LocalRedisKind kind, Process? process = null, GarnetServer? garnet = null)
     {
@@ -57,7 +59,12 @@ public sealed class LocalRedis : IDisposable
     public static LocalRedis StartRedisServerOrEmbedded() => TryStartRedisServer() ?? StartEmbedded();
 
     /// <summary>Starts <c>redis-server</c> from PATH on a free loopback port, or returns null when it is not installed.</summary>
-    public static LocalRedis? TryStartRedisServer()
+    /// <param name="dataDirectory">
+    /// When set, the server keeps an append-only file there, synced on every write, so what it acknowledged
+    /// survives <see cref="KillServerProcess"/> and <see cref="RestartServerProcess"/> (outage tests). When
+    /// null it keeps nothing on disk.
+    /// </param>
+    public static LocalRedis? TryStartRedisServer(string? dataDirectory = null)
     {
         var executable = FindOnPath("redis-server");
         if (executable is null)
@@ -66,26 +73,12 @@ public sealed class LocalRedis : IDisposable
         }
 
         var port = FreeLoopbackPort();
-        var start = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {executable}.");
-        // Drain output so a chatty server never blocks on a full pipe.
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        var local = new LocalRedis($"127.0.0.1:{port}", LocalRedisKind.RedisServer, process: process);
-        local.WaitUntilAccepting(() => process.HasExited ? $"redis-server exited with code {process.ExitCode}" : null);
+        List<string> arguments = ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--loglevel", "warning"];
+        arguments.AddRange(dataDirectory is null
+            ? ["--appendonly", "no"]
+            : ["--dir", Path.GetFullPath(dataDirectory), "--appendonly", "yes", "--appendfsync", "always"]);
+        var local = new LocalRedis($"127.0.0.1:{port}", LocalRedisKind.RedisServer) { _executable = executable, _arguments = arguments };
+        local.StartProcess();
         return local;
     }
 
@@ -134,6 +127,44 @@ public sealed class LocalRedis : IDisposable
 
         process.Kill(entireProcessTree: true);
         process.WaitForExit(5_000);
+    }
+
+    /// <summary>
+    /// Starts the killed <c>redis-server</c> again on the same port with the same settings, and waits until
+    /// it accepts connections (the end of an outage in tests). With a data directory it reloads its data.
+    /// </summary>
+    public void RestartServerProcess()
+    {
+        if (_arguments is null || _process is not { HasExited: true } exited)
+        {
+            throw new InvalidOperationException($"Only a started redis-server that was killed can be restarted; this is {Description}.");
+        }
+
+        exited.Dispose();
+        StartProcess();
+    }
+
+    private void StartProcess()
+    {
+        var start = new ProcessStartInfo(_executable!)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in _arguments!)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {_executable}.");
+        // Drain output so a chatty server never blocks on a full pipe.
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+        WaitUntilAccepting(() => process.HasExited ? $"redis-server exited with code {process.ExitCode}" : null);
     }
 
     /// <summary>A TCP port on 127.0.0.1 that was free a moment ago.</summary>

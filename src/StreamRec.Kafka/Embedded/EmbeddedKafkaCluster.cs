@@ -112,6 +112,35 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// <summary>Drops the queued request errors for an API key.</summary>
     public void ClearRequestErrors(short apiKey) => LibRdKafka.rd_kafka_mock_clear_request_errors(Cluster, apiKey);
 
+    /// <summary>Starts recording the requests the brokers receive, for <see cref="RequestCounts"/> (kept until disposal).</summary>
+    public void StartRequestTracking() => LibRdKafka.rd_kafka_mock_start_request_tracking(Cluster);
+
+    /// <summary>Requests received since <see cref="StartRequestTracking"/>, by Kafka API key (1 = Fetch, 12 = Heartbeat, ...).</summary>
+    public IReadOnlyDictionary<short, int> RequestCounts()
+    {
+        var requests = LibRdKafka.rd_kafka_mock_get_requests(Cluster, out var count);
+        var counts = new Dictionary<short, int>();
+        if (requests == IntPtr.Zero)
+        {
+            return counts;
+        }
+
+        try
+        {
+            for (nuint i = 0; i < count; i++)
+            {
+                var apiKey = LibRdKafka.rd_kafka_mock_request_api_key(Marshal.ReadIntPtr(requests, (int)i * IntPtr.Size));
+                counts[apiKey] = counts.GetValueOrDefault(apiKey) + 1;
+            }
+        }
+        finally
+        {
+            LibRdKafka.rd_kafka_mock_request_destroy_array(requests, count);
+        }
+
+        return counts;
+    }
+
     /// <summary>Stops all listeners and frees the cluster. Safe to call more than once.</summary>
     public void Dispose()
     {

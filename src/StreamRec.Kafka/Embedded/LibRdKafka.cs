@@ -127,5 +127,17 @@ internal static partial class LibRdKafka
     internal static partial void rd_kafka_mock_clear_request_errors(IntPtr mcluster, short apiKey);
 
     [LibraryImport(Library)]
+    internal static partial void rd_kafka_mock_start_request_tracking(IntPtr mcluster);
+
+    [LibraryImport(Library)]
+    internal static partial IntPtr rd_kafka_mock_get_requests(IntPtr mcluster, out nuint count);
+
+    [LibraryImport(Library)]
+    internal static partial short rd_kafka_mock_request_api_key(IntPtr request);
+
+    [LibraryImport(Library)]
+    internal static partial void rd_kafka_mock_request_destroy_array(IntPtr requests, nuint count);
+
+    [LibraryImport(Library)]
     internal static partial IntPtr rd_kafka_err2str(int err);
 }

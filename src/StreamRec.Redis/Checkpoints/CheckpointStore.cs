@@ -36,8 +36,11 @@ public sealed class CheckpointStore
     /// <summary>The options in force.</summary>
     public CheckpointOptions Options { get; }
 
-    /// <summary>Runs after the chunks are written and before the switch (tests use it to race a second writer).</summary>
-    internal Func<Task>? BeforeSwitch { get; init; }
+    /// <summary>
+    /// Runs after a publish's chunks are written and before its manifest switch, with the manifest about
+    /// to become current (tests race a second writer here, or crash the writer at this point).
+    /// </summary>
+    internal Func<Manifest, CancellationToken, Task>? BeforeSwitch { get; init; }
 
     private IDatabase Database => _connection.GetDatabase();
 
@@ -91,7 +94,7 @@ public sealed class CheckpointStore
         manifest.Offsets.Add(MergeOffsets([], checkpoint.Offsets));
         manifest.SnapshotChunks.Add(refs);
 
-        if (!await SwitchManifestAsync(db, keys, manifest, expectedSeq, "snapshot", checkpoint.OwnerToken).ConfigureAwait(false))
+        if (!await SwitchManifestAsync(db, keys, manifest, expectedSeq, "snapshot", checkpoint.OwnerToken, cancellationToken).ConfigureAwait(false))
         {
             await DeleteKeysAsync(db, refs.Select(r => keys.SnapshotChunk(snapshotId, r.Index))).ConfigureAwait(false);
             await db.SortedSetRemoveAsync(keys.Snapshots, snapshotId).ConfigureAwait(false);
@@ -151,7 +154,7 @@ public sealed class CheckpointStore
         deltaRef.Chunks.Add(refs);
         manifest.Deltas.Add(deltaRef);
 
-        if (!await SwitchManifestAsync(db, keys, manifest, current.PublishSeq, "delta", delta.OwnerToken).ConfigureAwait(false))
+        if (!await SwitchManifestAsync(db, keys, manifest, current.PublishSeq, "delta", delta.OwnerToken, cancellationToken).ConfigureAwait(false))
         {
             await DeleteKeysAsync(db, refs.Select(r => keys.DeltaChunk(snapshotId, seq, r.Index))).ConfigureAwait(false);
             throw Conflict(keys, current.PublishSeq);
@@ -419,11 +422,11 @@ public sealed class CheckpointStore
         return Database.StringSetAsync(new CheckpointKeys(model, version).Owner, ownerToken);
     }
 
-    private async Task<bool> SwitchManifestAsync(IDatabase db, CheckpointKeys keys, Manifest manifest, long expectedSeq, string kind, string? ownerToken)
+    private async Task<bool> SwitchManifestAsync(IDatabase db, CheckpointKeys keys, Manifest manifest, long expectedSeq, string kind, string? ownerToken, CancellationToken cancellationToken)
     {
         if (BeforeSwitch is not null)
         {
-            await BeforeSwitch().ConfigureAwait(false);
+            await BeforeSwitch(manifest, cancellationToken).ConfigureAwait(false);
         }
 
         var bytes = manifest.ToByteArray();

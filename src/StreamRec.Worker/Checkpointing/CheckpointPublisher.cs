@@ -86,12 +86,17 @@ public sealed partial class CheckpointPublisher : IAsyncDisposable
     /// <summary>Queues a job even when the backlog is full (final deltas on revoke and shutdown).</summary>
     public void Enqueue(CheckpointJob job)
     {
+        ArgumentNullException.ThrowIfNull(job);
         Interlocked.Increment(ref _pending);
         if (!_jobs.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref _pending);
             job.Published.TrySetException(new ObjectDisposedException(nameof(CheckpointPublisher)));
+            return;
         }
+
+        // The backlog gauge must rise here too: the consumer loop queues every capture through this method.
+        _metrics.PendingCheckpoints.Set(Pending);
     }
 
     /// <summary>Stops taking jobs, lets the queued ones publish until <paramref name="timeout"/>, then abandons the rest.</summary>

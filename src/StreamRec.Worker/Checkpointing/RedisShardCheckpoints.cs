@@ -50,6 +50,15 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
 
     private readonly bool _lookups;
 
+    /// <summary>
+    /// Runs after a publish's chunks are written and before its manifest switch (fault-injection tests
+    /// crash the worker here: the chunks stay unreferenced and the previous checkpoint stays current).
+    /// </summary>
+    internal Func<StreamRec.Contracts.V1.Manifest, CancellationToken, Task>? BeforeManifestSwitch
+    {
+        init => _store = new CheckpointStore(_connection, _store.Options) { BeforeSwitch = value };
+    }
+
     /// <summary>Builds the store from the worker's options and the process's shared connection.</summary>
     public static RedisShardCheckpoints Create(IServiceProvider services)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
@@ -7,8 +8,9 @@ namespace StreamRec.Worker.Consumption;
 
 /// <summary>
 /// Produces refused events, byte for byte, to the dead-letter topic with the reason in headers.
-/// <see cref="Flush"/> is called before a checkpoint that covers their offsets is published, so a
-/// refused event is never dropped: it is either in the dead-letter topic or consumed again.
+/// <see cref="Flush"/> is called before a checkpoint that covers their offsets is published, and sends
+/// again what Kafka refused, so a refused event is never dropped: it is either in the dead-letter topic
+/// or consumed again (at least once: a crash after delivery and before the checkpoint repeats it).
 /// </summary>
 /// <remarks>Thread-safety: <see cref="Publish"/> from the consumer thread only; delivery reports arrive on librdkafka's thread.</remarks>
 public sealed class DeadLetterPublisher : IDisposable
@@ -25,7 +27,8 @@ public sealed class DeadLetterPublisher : IDisposable
 
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly string _topic;
-    private long _failedDeliveries;
+    // Dead letters Kafka refused for good (the producer's own retries are over); sent again by Flush.
+    private readonly ConcurrentQueue<Message<byte[]?, byte[]?>> _undelivered = new();
     private string? _lastDeliveryError;
 
     public DeadLetterPublisher(ProducerConfig config, string topic)
@@ -60,34 +63,44 @@ public sealed class DeadLetterPublisher : IDisposable
             { Headers.SourceOffset, Encoding.UTF8.GetBytes(source.Offset.Value.ToString(CultureInfo.InvariantCulture)) },
         };
         var message = new Message<byte[]?, byte[]?> { Key = source.Message.Key, Value = source.Message.Value, Headers = headers, Timestamp = source.Message.Timestamp };
-        _producer.Produce(_topic, message, report =>
-        {
-            if (report.Error.IsError)
-            {
-                Interlocked.Increment(ref _failedDeliveries);
-                _lastDeliveryError = report.Error.Reason;
-            }
-        });
+        Send(message);
     }
 
     /// <summary>
-    /// Waits until every queued dead letter is acknowledged. Throws when any could not be delivered,
-    /// so the checkpoint covering them is not published and the events are consumed again.
+    /// Sends again the dead letters whose delivery failed, then waits until every queued one is
+    /// acknowledged. Throws while any is unacknowledged or failed, so no checkpoint covering them is
+    /// published: they are retried on the next call, or consumed again after a crash.
     /// </summary>
     public void Flush(TimeSpan timeout)
     {
+        var failed = _undelivered.Count;
+        for (var i = 0; i < failed && _undelivered.TryDequeue(out var message); i++)
+        {
+            Send(message);
+        }
+
         var remaining = _producer.Flush(timeout);
         if (remaining > 0)
         {
             throw new KafkaException(new Error(ErrorCode.Local_TimedOut, $"{remaining} dead letters to '{_topic}' were not acknowledged within {timeout.TotalSeconds:0.#} s."));
         }
 
-        var failed = Interlocked.Exchange(ref _failedDeliveries, 0);
-        if (failed > 0)
+        if (!_undelivered.IsEmpty)
         {
-            throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{failed} dead letters to '{_topic}' failed: {_lastDeliveryError}"));
+            throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{_undelivered.Count} dead letters to '{_topic}' failed ({_lastDeliveryError}); they are sent again before the next checkpoint."));
         }
     }
 
     public void Dispose() => _producer.Dispose();
+
+    private void Send(Message<byte[]?, byte[]?> message) =>
+        _producer.Produce(_topic, message, report =>
+        {
+            if (report.Error.IsError)
+            {
+                // The message as first built: the report's copy carries the broker's view of the timestamp.
+                _lastDeliveryError = report.Error.Reason;
+                _undelivered.Enqueue(message);
+            }
+        });
 }

@@ -376,7 +376,7 @@ public sealed class CheckpointStoreTests
         var store = new CheckpointStore(scope.Connection, _smallChunks);
         await store.PublishSnapshotAsync(Model(scope.Namespace, "v1", items: 10, usersPerPartition: 5, partitions: 1, dimensions: 4, seed: 18));
         // Another writer publishes while this one writes its chunks.
-        var loser = new CheckpointStore(scope.Connection, _smallChunks) { BeforeSwitch = () => scope.Database.StringIncrementAsync(keys.PublishSeq) };
+        var loser = new CheckpointStore(scope.Connection, _smallChunks) { BeforeSwitch = (_, _) => scope.Database.StringIncrementAsync(keys.PublishSeq) };
 
         Assert.ThrowsAsync<CheckpointConflictException>(() =>
             loser.PublishDeltaAsync(new CheckpointDelta { Model = scope.Namespace, Version = "v1", Items = Rows("item", 3, 4, new Random(1), true) }));

@@ -139,6 +139,22 @@ public sealed class EmbeddedKafkaClusterTests
     }
 
     [Test]
+    public void RequestTracking_CountsRequestsByApiKey_AndPushedErrorsFailTheNextOnes()
+    {
+        const short produce = 0;
+        _cluster.CreateTopic("tracked", 1);
+        _cluster.StartRequestTracking();
+        // NOT_ENOUGH_REPLICAS (19) is retriable: the producer retries and the message still arrives once.
+        _cluster.PushRequestErrors(produce, 19, 19);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, RetryBackoffMs = 10 }).Build();
+
+        var delivered = producer.ProduceAsync("tracked", new Message<Null, string> { Value = "once" }).GetAwaiter().GetResult();
+
+        Assert.That(delivered.Offset.Value, Is.Zero, "one message, appended once");
+        Assert.That(_cluster.RequestCounts().GetValueOrDefault(produce), Is.EqualTo(3), "two failed Produce requests, then the one that succeeded");
+    }
+
+    [Test]
     public void EnsureReachable_OnTheCluster_Succeeds() =>
         Assert.That(() => KafkaBootstrap.EnsureReachable(new ClientConfig { BootstrapServers = _cluster.BootstrapServers }, TimeSpan.FromSeconds(5)), Throws.Nothing);
 

@@ -44,25 +44,10 @@ public sealed class RedisWorkerTests
     private RedisShardCheckpoints Store(WorkerOptions options) =>
         new(_redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, options.ModelVersion, "isgd", new Dictionary<string, string>());
 
-    private async Task<(long Applied, long DeadLettered)> PersistedAsync(string version = "v1")
-    {
-        var store = new CheckpointStore(_redis.Connection);
-        long applied = 0, deadLettered = 0;
-        for (var partition = 0; partition < Partitions; partition++)
-        {
-            var manifest = await store.GetManifestAsync(_redis.Namespace, CheckpointKeys.ChainVersion(version, $"clicks--{partition}"));
-            applied += manifest?.Offsets.Sum(o => o.AppliedEvents) ?? 0;
-            deadLettered += manifest?.Offsets.Sum(o => o.DeadLetteredEvents) ?? 0;
-        }
+    private Task<(long Applied, long DeadLettered)> PersistedAsync(string version = "v1") =>
+        WorkerTestKit.PersistedAsync(_redis.Connection, _redis.Namespace, Partitions, version);
 
-        return (applied, deadLettered);
-    }
-
-    private long PersistedTotal(string version = "v1")
-    {
-        var (applied, deadLettered) = PersistedAsync(version).GetAwaiter().GetResult();
-        return applied + deadLettered;
-    }
+    private long PersistedTotal(string version = "v1") => WorkerTestKit.PersistedTotal(_redis.Connection, _redis.Namespace, Partitions, version);
 
     [Test]
     public async Task Replay_RebuildsANewVersionFromTheEarliestOffset_WhileTheLiveOneStaysActive_ThenPromotes()

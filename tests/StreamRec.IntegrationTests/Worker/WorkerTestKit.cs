@@ -1,6 +1,8 @@
 using Confluent.Kafka;
+using StackExchange.Redis;
 using StreamRec.Core.Learners;
 using StreamRec.Kafka;
+using StreamRec.Redis.Checkpoints;
 using StreamRec.Worker.Checkpointing;
 using StreamRec.Worker.Hosting;
 
@@ -30,4 +32,26 @@ internal static class WorkerTestKit
     /// <summary>Applied plus dead-lettered events over the partitions of a topic, as persisted in memory.</summary>
     public static long Persisted(InMemoryShardCheckpoints store, int partitions, string topic = "clicks") =>
         Enumerable.Range(0, partitions).Select(p => store.StateOf(new TopicPartition(topic, p))).Sum(s => s is null ? 0 : s.AppliedEvents + s.DeadLetteredEvents);
+
+    /// <summary>Applied and dead-lettered events over the partitions of a topic, as the published manifests in Redis count them.</summary>
+    public static async Task<(long Applied, long DeadLettered)> PersistedAsync(IConnectionMultiplexer connection, string model, int partitions, string version = "v1", string topic = "clicks")
+    {
+        var store = new CheckpointStore(connection);
+        long applied = 0, deadLettered = 0;
+        for (var partition = 0; partition < partitions; partition++)
+        {
+            var manifest = await store.GetManifestAsync(model, CheckpointKeys.ChainVersion(version, $"{topic}--{partition}"));
+            applied += manifest?.Offsets.Sum(o => o.AppliedEvents) ?? 0;
+            deadLettered += manifest?.Offsets.Sum(o => o.DeadLetteredEvents) ?? 0;
+        }
+
+        return (applied, deadLettered);
+    }
+
+    /// <summary>Applied plus dead-lettered events in Redis (for polling in <c>Eventually.Until</c>).</summary>
+    public static long PersistedTotal(IConnectionMultiplexer connection, string model, int partitions, string version = "v1")
+    {
+        var (applied, deadLettered) = PersistedAsync(connection, model, partitions, version).GetAwaiter().GetResult();
+        return applied + deadLettered;
+    }
 }
