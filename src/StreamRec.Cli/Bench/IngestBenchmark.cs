@@ -72,7 +72,7 @@ public static class IngestBenchmark
         return new IngestResult(events, partitions, elapsed, kcat, skipped);
     }
 
-    private static void Produce(string bootstrap, string topic, int events)
+    internal static void Produce(string bootstrap, string topic, int events)
     {
         var config = new ProducerConfig { BootstrapServers = bootstrap, CompressionType = CompressionType.Lz4, LingerMs = 20, BatchSize = 1_000_000 };
         using var producer = new ProducerBuilder<string, byte[]>(config).Build();
@@ -100,7 +100,7 @@ public static class IngestBenchmark
         }
     }
 
-    private static async Task<(TimeSpan?, string?)> TimeKcatAsync(string bootstrap, string topic, int events, CancellationToken cancellationToken)
+    internal static async Task<(TimeSpan?, string?)> TimeKcatAsync(string bootstrap, string topic, int events, CancellationToken cancellationToken)
     {
         var kcat = DevServers.LocalRedis.FindOnPath("kcat");
         if (kcat is null)
