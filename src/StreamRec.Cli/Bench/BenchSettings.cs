@@ -22,7 +22,7 @@ public sealed record BenchSettings
         FixedRateSeconds = 3,
         MaxRateSeconds = 2,
         TopKRepetitions = 60,
-        FreshnessSeconds = 8,
+        FreshnessSeconds = 6,
         FreshnessProbesPerSecond = 20,
         MemoryRows = 100_000,
     };
