@@ -76,7 +76,7 @@ public sealed record BenchSettings
     public int TopKRepetitions { get; init; } = 400;
 
     /// <summary>How long the clickstream of the freshness run is produced.</summary>
-    public int FreshnessSeconds { get; init; } = 110;
+    public int FreshnessSeconds { get; init; } = 125;
 
     public double FreshnessProbesPerSecond { get; init; } = 10;
 

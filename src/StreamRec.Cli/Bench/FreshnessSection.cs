@@ -13,6 +13,9 @@ internal static class FreshnessSection
 {
     public const string Name = "freshness";
 
+    /// <summary>Probes a full run's percentiles rest on at least.</summary>
+    public const int MinimumProbes = 1_000;
+
     /// <summary>The worker's default time between deltas (WorkerOptions.DeltaInterval).</summary>
     private static readonly TimeSpan _defaultDeltaInterval = TimeSpan.FromSeconds(1);
 
@@ -41,7 +44,7 @@ internal static class FreshnessSection
             ("stream_seconds", settings.FreshnessSeconds), ("partitions", options.Partitions), ("workers", options.Workers), ("learner", report.Learner),
             ("redis_server", report.Redis));
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"{report.FreshnessProbes:N0} probes ({report.FreshnessProbesTimedOut} timed out); the demo's workers, consumer fetch wait 50 ms");
+            $"{report.FreshnessProbes:N0} probes{(report.FreshnessProbes < MinimumProbes ? $" (fewer than {MinimumProbes:N0}: a quick run)" : "")}, {report.FreshnessProbesTimedOut} timed out; the demo's two workers, consumer fetch wait 50 ms");
         return
         [
             Figure("p50", report.FreshnessMsP50.Value, report.FreshnessCheckpointMsP50, null, figureOptions, note),
