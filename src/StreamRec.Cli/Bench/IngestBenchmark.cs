@@ -72,7 +72,7 @@ public static class IngestBenchmark
         return new IngestResult(events, partitions, elapsed, kcat, skipped);
     }
 
-    internal static void Produce(string bootstrap, string topic, int events)
+    private static void Produce(string bootstrap, string topic, int events)
     {
         var config = new ProducerConfig { BootstrapServers = bootstrap, CompressionType = CompressionType.Lz4, LingerMs = 20, BatchSize = 1_000_000 };
         using var producer = new ProducerBuilder<string, byte[]>(config).Build();

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using Confluent.Kafka;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
+using StreamRec.Contracts.V1;
+using StreamRec.Core.Data;
 using StreamRec.Core.Learners;
 using StreamRec.DevServers;
 using StreamRec.Kafka;
@@ -17,9 +20,9 @@ namespace StreamRec.Cli.Bench;
 /// <summary>
 /// Section 2: events per second with 1, 2 and 4 shards (partitions) in one worker process, and with two
 /// worker processes sharing a 4-partition topic in one consumer group. Every run starts its workers on an
-/// empty topic and waits until they own every partition, then produces the events; the time runs from
-/// the first event produced until the workers applied the last, so group joins and process starts are
-/// outside it. kcat reading the same topic to its end afterwards is each run's reference.
+/// empty topic and waits until they own every partition, then produces the events (encoded beforehand);
+/// the time runs from the first event produced until the workers applied the last, so group joins and
+/// process starts are outside it. kcat reading the same topic to its end afterwards is each run's reference.
 /// </summary>
 internal static class ScalingSection
 {
@@ -36,6 +39,7 @@ internal static class ScalingSection
         using var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
         var events = context.Settings.ScalingEvents;
         var figures = new List<BenchFigure>();
+        var messages = Encode(events);
         double? oneShard = null;
         foreach (var (partitions, children) in _runs)
         {
@@ -45,8 +49,8 @@ internal static class ScalingSection
             kafka.CreateTopic($"{model}.dead-letter", 1);
             kafka.CreateTopic($"{model}.item-deltas", 1);
             var elapsed = children == 0
-                ? await InProcessAsync(context, kafka.BootstrapServers, topic, model, partitions, events, cancellationToken)
-                : await ChildProcessesAsync(context, kafka.BootstrapServers, topic, model, partitions, children, events, cancellationToken);
+                ? await InProcessAsync(context, kafka.BootstrapServers, topic, model, partitions, messages, cancellationToken)
+                : await ChildProcessesAsync(context, kafka.BootstrapServers, topic, model, partitions, children, messages, cancellationToken);
             CheckNothingExpired(kafka.BootstrapServers, topic, partitions);
             var (kcat, skipped) = await IngestBenchmark.TimeKcatAsync(kafka.BootstrapServers, topic, events, cancellationToken);
             var rate = events / elapsed.TotalSeconds;
@@ -68,7 +72,8 @@ internal static class ScalingSection
                 ReferenceSkipped = skipped,
                 Options = context.Options(("events", events), ("partitions", partitions), ("worker_processes", children == 0 ? 1 : children),
                     ("in_process", children == 0), ("learner", "isgd"), ("dimensions", 64)),
-                Note = string.Create(CultureInfo.InvariantCulture, $"{rate / oneShard.Value:0.00}x the 1-shard rate; produced while consumed, after the group settled"),
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"{rate / oneShard.Value:0.00}x the 1-shard rate; produced while consumed, after the group settled; consumer fetch wait 50 ms"),
             });
         }
 
@@ -85,11 +90,55 @@ internal static class ScalingSection
         MaxBatchSize = 10_000,
     };
 
-    /// <summary>The mock broker waits session.timeout.ms - 1 s before a rebalance; the defaults would take tens of seconds.</summary>
-    private static Dictionary<string, string> GroupTimings() => new() { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500" };
-
-    private static async Task<TimeSpan> InProcessAsync(BenchContext context, string bootstrap, string topic, string model, int partitions, int events, CancellationToken cancellationToken)
+    /// <summary>
+    /// The mock broker waits session.timeout.ms - 1 s before a rebalance (the defaults would take tens of seconds),
+    /// and holds a fetch for fetch.wait.max.ms (default 500 ms) when it has nothing new, which would stall the first fetch.
+    /// </summary>
+    private static Dictionary<string, string> GroupTimings() => new()
     {
+        ["session.timeout.ms"] = "3000",
+        ["heartbeat.interval.ms"] = "500",
+        ["fetch.wait.max.ms"] = "50",
+    };
+
+    /// <summary>The events of every run, generated and encoded before any clock starts (the generator is not what is measured).</summary>
+    private static (string Key, byte[] Value)[] Encode(int events)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return [.. new SyntheticClickstream(new SyntheticClickstreamOptions(Users: 20_000, Items: 5_000, Events: events, Seed: 1))
+            .Select(e => (e.UserId, new ClickEvent { UserId = e.UserId, ItemId = e.ItemId, Type = e.Type, Value = e.Value, EventTimeMs = now }.ToByteArray()))];
+    }
+
+    private static void Produce(string bootstrap, string topic, (string Key, byte[] Value)[] messages)
+    {
+        var config = new ProducerConfig { BootstrapServers = bootstrap, CompressionType = CompressionType.Lz4, LingerMs = 20, BatchSize = 1_000_000 };
+        using var producer = new ProducerBuilder<string, byte[]>(config).Build();
+        foreach (var (key, value) in messages)
+        {
+            while (true)
+            {
+                try
+                {
+                    producer.Produce(topic, new Message<string, byte[]> { Key = key, Value = value });
+                    break;
+                }
+                catch (ProduceException<string, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(10));
+                }
+            }
+        }
+
+        if (producer.Flush(TimeSpan.FromSeconds(60)) > 0)
+        {
+            throw new KafkaUnreachableException("The scaling events were not all delivered to the embedded Kafka.");
+        }
+    }
+
+    private static async Task<TimeSpan> InProcessAsync(
+        BenchContext context, string bootstrap, string topic, string model, int partitions, (string Key, byte[] Value)[] messages, CancellationToken cancellationToken)
+    {
+        var events = messages.Length;
         var options = WorkerOptionsFor(bootstrap, topic, model, context.Redis.Endpoint);
         var store = new RedisShardCheckpoints(context.Connection, new CheckpointOptions(), model, "v1", "isgd", new Dictionary<string, string>());
         var worker = new WorkerRuntime(options, store, NullLogger.Instance);
@@ -100,7 +149,7 @@ internal static class ScalingSection
             await WaitAsync(() => Task.FromResult(worker.IsReady && worker.Status.Shards == partitions), running, _assignmentTimeout,
                 $"the worker did not own the {partitions} partitions", cancellationToken);
             var clock = Stopwatch.StartNew();
-            IngestBenchmark.Produce(bootstrap, topic, events);
+            Produce(bootstrap, topic, messages);
             await WaitAsync(() => Task.FromResult(worker.Status.AppliedEvents >= events), running, _applyTimeout,
                 $"the worker did not apply the {events} events", cancellationToken);
             return clock.Elapsed;
@@ -113,8 +162,9 @@ internal static class ScalingSection
     }
 
     private static async Task<TimeSpan> ChildProcessesAsync(
-        BenchContext context, string bootstrap, string topic, string model, int partitions, int processes, int events, CancellationToken cancellationToken)
+        BenchContext context, string bootstrap, string topic, string model, int partitions, int processes, (string Key, byte[] Value)[] messages, CancellationToken cancellationToken)
     {
+        var events = messages.Length;
         var workers = new List<(StreamRecChildProcess Process, Uri Url)>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         try
@@ -149,7 +199,7 @@ internal static class ScalingSection
             await WaitAsync(async () => (await StatusesAsync()) is var all && all.All(s => s is { Ready: true, Shards: > 0 }) && all.Sum(s => s!.Shards) == partitions,
                 exited, _assignmentTimeout, $"the {processes} worker processes did not share the {partitions} partitions", cancellationToken, workers.Select(w => w.Process));
             var clock = Stopwatch.StartNew();
-            IngestBenchmark.Produce(bootstrap, topic, events);
+            Produce(bootstrap, topic, messages);
             await WaitAsync(async () => (await StatusesAsync()).Sum(s => s?.AppliedEvents ?? 0) >= events,
                 exited, _applyTimeout, $"the worker processes did not apply the {events} events", cancellationToken, workers.Select(w => w.Process));
             return clock.Elapsed;
