@@ -19,6 +19,7 @@ public sealed record BenchSettings
         SnapshotRuns = 2,
         DeltaRuns = 10,
         RestoreRuns = 1,
+        ServingItems = 20_000,
         FixedRateSeconds = 3,
         MaxRateSeconds = 2,
         TopKRepetitions = 60,
