@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using StackExchange.Redis;
 using StreamRec.DevServers;
 using StreamRec.Redis;
 
@@ -71,6 +72,8 @@ internal static class BenchRun
         (FreshnessSection.Name, FreshnessSection.RunAsync),
     ];
 
+    private static readonly TimeSpan _redisCommandTimeout = TimeSpan.FromSeconds(60);
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
@@ -93,7 +96,10 @@ internal static class BenchRun
             log.WriteLine("warning: this streamrec is a Debug build; build with -c Release for figures worth quoting.");
         }
 
-        await using var connection = await RedisEndpointSettings.Parse(redis.Endpoint, "redis").ConnectAsync();
+        // A command slowed by other tenants of the machine is a slow figure, not a failed run: a generous timeout.
+        var redisOptions = RedisEndpointSettings.Parse(redis.Endpoint, "redis").ToConfigurationOptions();
+        redisOptions.SyncTimeout = redisOptions.AsyncTimeout = (int)_redisCommandTimeout.TotalMilliseconds;
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redisOptions);
         var context = new BenchContext(settings, redis, connection, log);
         var figures = new List<BenchFigure>();
         var failures = new Dictionary<string, string>();

@@ -76,6 +76,8 @@ public sealed record CheckpointBenchmarkResult(
 /// </summary>
 public static class CheckpointBenchmark
 {
+    private const int RawReadsInFlight = 32;
+
     /// <summary>Runs the benchmark on <paramref name="connection"/> (which it does not own).</summary>
     public static async Task<CheckpointBenchmarkResult> RunAsync(
         IConnectionMultiplexer connection, CheckpointBenchmarkSettings settings, TextWriter? progress = null, CancellationToken cancellationToken = default)
@@ -184,12 +186,32 @@ public static class CheckpointBenchmark
         await Task.WhenAll(writes).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
         clock.Restart();
-        var read = await Task.WhenAll(keys.Select(key => db.StringGetAsync(key))).ConfigureAwait(false);
-        var readElapsed = clock.Elapsed;
-        if (read.Where((value, i) => value.Length() != values[i].Length).Any())
+        // At most as many reads in flight as a restore keeps: all of them at once queue hundreds of MB behind
+        // one socket, and on a loaded machine the last ones outlive the client's command timeout.
+        var reads = new Queue<(int Index, Task<RedisValue> Read)>();
+        for (var i = 0; i < keys.Length; i++)
         {
-            throw new InvalidOperationException("A raw value read back had another length than the one written.");
+            reads.Enqueue((i, db.StringGetAsync(keys[i])));
+            if (reads.Count >= RawReadsInFlight)
+            {
+                await CheckedReadAsync(reads.Dequeue()).ConfigureAwait(false);
+            }
         }
+
+        while (reads.Count > 0)
+        {
+            await CheckedReadAsync(reads.Dequeue()).ConfigureAwait(false);
+        }
+
+        async Task CheckedReadAsync((int Index, Task<RedisValue> Read) pending)
+        {
+            if ((await pending.Read.ConfigureAwait(false)).Length() != values[pending.Index].Length)
+            {
+                throw new InvalidOperationException("A raw value read back had another length than the one written.");
+            }
+        }
+
+        var readElapsed = clock.Elapsed;
 
         await Task.WhenAll(keys.Select(key => db.ExecuteAsync("UNLINK", key))).ConfigureAwait(false);
         return (elapsed, readElapsed);
