@@ -1,5 +1,5 @@
 using System.Globalization;
-using StreamRec.ReaderLoad;
+using StreamRec.LoadTesting;
 
 // seed <redis host:port> <model> <items> <dims> <users>
 // load <base url> <requests per second> <seconds> <users> [path template with {user}]

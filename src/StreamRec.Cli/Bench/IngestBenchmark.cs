@@ -100,7 +100,7 @@ public static class IngestBenchmark
         }
     }
 
-    private static async Task<(TimeSpan?, string?)> TimeKcatAsync(string bootstrap, string topic, int events, CancellationToken cancellationToken)
+    internal static async Task<(TimeSpan?, string?)> TimeKcatAsync(string bootstrap, string topic, int events, CancellationToken cancellationToken)
     {
         var kcat = DevServers.LocalRedis.FindOnPath("kcat");
         if (kcat is null)

@@ -7,13 +7,53 @@ using StreamRec.Redis;
 
 namespace StreamRec.Cli.Commands;
 
-/// <summary>`streamrec bench ingest`: one worker's end-to-end events per second against kcat on the same topic.</summary>
+/// <summary>
+/// `streamrec bench`: every performance figure beside its ceiling measured in the same run (docs/benchmarks.md);
+/// `streamrec bench ingest`: the ingest figure alone.
+/// </summary>
 public static class BenchCommand
 {
-    public static Command Create() => new("bench", "Performance figures, each beside the best the same machine does in the same run.")
+    public static Command Create()
     {
-        Ingest(),
-    };
+        var quick = new Option<bool>("--quick") { Description = "Smaller inputs and shorter runs (under 2 minutes), for CI smoke runs." };
+        var json = new Option<FileInfo?>("--json") { Description = "Write every figure with its reference, ratio, unit and options to this JSON file." };
+        var only = new Option<string[]>("--only")
+        {
+            Description = $"Run only these sections ({string.Join(", ", BenchRun.SectionOrder)}).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command("bench", "Performance figures, each beside the best the same machine does in the same run: "
+            + "ingest, scaling, learning, checkpoints, serving, freshness, memory.")
+        {
+            quick, json, only, Ingest(),
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var sections = parse.GetValue(only) is { Length: > 0 } chosen
+                ? chosen.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToHashSet(StringComparer.Ordinal)
+                : BenchRun.SectionOrder.ToHashSet(StringComparer.Ordinal);
+            if (sections.FirstOrDefault(s => !BenchRun.SectionOrder.Contains(s)) is { } unknown)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"--only: unknown section '{unknown}'; the sections are {string.Join(", ", BenchRun.SectionOrder)}.");
+                return ExitCodes.BadInput;
+            }
+
+            var output = parse.InvocationConfiguration.Output;
+            var settings = parse.GetValue(quick) ? BenchSettings.Quick : BenchSettings.Full;
+            var commandLine = "streamrec " + string.Join(' ', parse.Tokens.Select(t => t.Value));
+            var report = await BenchRun.RunAsync(settings, sections, commandLine, output, cancellationToken);
+            await output.WriteLineAsync();
+            await output.WriteAsync(BenchRun.Table(report));
+            if (parse.GetValue(json) is { } file)
+            {
+                await File.WriteAllTextAsync(file.FullName, JsonSerializer.Serialize(report, BenchRun.JsonOptions), cancellationToken);
+                await output.WriteLineAsync($"figures written to {file.FullName}");
+            }
+
+            return report.Failures.Count == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
 
     private static Command Ingest()
     {

@@ -33,7 +33,10 @@ public sealed record CheckpointBenchmarkSettings
 /// <param name="DeltaVisibleMedian">Delta publish until its switch made it visible to readers.</param>
 /// <param name="DeltaPublishMedian">Delta publish call including its lookup keys.</param>
 /// <param name="DeltaPublishP95">95th percentile of the same.</param>
-/// <param name="RestoreMedian">Full restore of the snapshot plus one delta.</param>
+/// <param name="RestoreMedian">Full restore of the snapshot plus every delta.</param>
+/// <param name="RawGetMedian">Pipelined GETs of the raw SETs' values (the ceiling of reading the snapshot's bytes).</param>
+/// <param name="DeltaBytesMedian">Bytes of chunk values per delta.</param>
+/// <param name="RestoreBytes">Bytes of chunk values a full restore reads (the snapshot and every delta).</param>
 public sealed record CheckpointBenchmarkResult(
     long SnapshotBytes,
     int SnapshotChunks,
@@ -42,7 +45,10 @@ public sealed record CheckpointBenchmarkResult(
     TimeSpan DeltaVisibleMedian,
     TimeSpan DeltaPublishMedian,
     TimeSpan DeltaPublishP95,
-    TimeSpan RestoreMedian)
+    TimeSpan RestoreMedian,
+    TimeSpan RawGetMedian,
+    long DeltaBytesMedian,
+    long RestoreBytes)
 {
     /// <summary>Snapshot throughput relative to raw SETs of the same bytes (1 = as fast).</summary>
     public double SnapshotToRawRatio => RawSetMedian / SnapshotPublishMedian;
@@ -52,6 +58,15 @@ public sealed record CheckpointBenchmarkResult(
 
     /// <summary>Snapshot publish throughput in MB/s.</summary>
     public double SnapshotMegabytesPerSecond => SnapshotBytes / 1e6 / SnapshotPublishMedian.TotalSeconds;
+
+    /// <summary>Raw pipelined GET throughput in MB/s.</summary>
+    public double RawGetMegabytesPerSecond => SnapshotBytes / 1e6 / RawGetMedian.TotalSeconds;
+
+    /// <summary>What raw pipelined SETs of one delta's bytes take at this run's raw SET throughput.</summary>
+    public TimeSpan RawSetTimeOfDelta => RawSetMedian * ((double)DeltaBytesMedian / SnapshotBytes);
+
+    /// <summary>What raw pipelined GETs of a full restore's bytes take at this run's raw GET throughput.</summary>
+    public TimeSpan RawGetTimeOfRestore => RawGetMedian * ((double)RestoreBytes / SnapshotBytes);
 }
 
 /// <summary>
@@ -61,6 +76,8 @@ public sealed record CheckpointBenchmarkResult(
 /// </summary>
 public static class CheckpointBenchmark
 {
+    private const int RawReadsInFlight = 32;
+
     /// <summary>Runs the benchmark on <paramref name="connection"/> (which it does not own).</summary>
     public static async Task<CheckpointBenchmarkResult> RunAsync(
         IConnectionMultiplexer connection, CheckpointBenchmarkSettings settings, TextWriter? progress = null, CancellationToken cancellationToken = default)
@@ -79,14 +96,17 @@ public static class CheckpointBenchmark
             var warm = await store.PublishSnapshotAsync(checkpoint, cancellationToken).ConfigureAwait(false);
             var sizes = warm.Manifest.SnapshotChunks.Select(c => c.ByteSize).ToArray();
             var rawValues = sizes.Select(size => RandomBytes(size, random)).ToArray();
-            await RawSetsAsync(db, model, rawValues).ConfigureAwait(false);
+            _ = await RawSetsAsync(db, model, rawValues).ConfigureAwait(false);
 
             var raw = new List<TimeSpan>();
+            var rawGets = new List<TimeSpan>();
             var publish = new List<TimeSpan>();
             for (var run = 0; run < settings.SnapshotRuns; run++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                raw.Add(await RawSetsAsync(db, model, rawValues).ConfigureAwait(false));
+                var (set, get) = await RawSetsAsync(db, model, rawValues).ConfigureAwait(false);
+                raw.Add(set);
+                rawGets.Add(get);
                 var clock = Stopwatch.StartNew();
                 await store.PublishSnapshotAsync(checkpoint, cancellationToken).ConfigureAwait(false);
                 publish.Add(clock.Elapsed);
@@ -95,6 +115,7 @@ public static class CheckpointBenchmark
 
             var deltas = new List<TimeSpan>();
             var visible = new List<TimeSpan>();
+            var deltaBytes = new List<long>();
             var half = settings.DeltaRows / 2;
             for (var run = 0; run < settings.DeltaRuns; run++)
             {
@@ -111,15 +132,18 @@ public static class CheckpointBenchmark
                 var published = await store.PublishDeltaAsync(delta, cancellationToken).ConfigureAwait(false);
                 deltas.Add(clock.Elapsed);
                 visible.Add(published.VisibleAfter);
+                deltaBytes.Add(published.ByteSize);
             }
 
             progress?.WriteLine($"deltas: median {Median(deltas).TotalMilliseconds:0.0} ms (visible after {Median(visible).TotalMilliseconds:0.0} ms) over {deltas.Count}");
             var restores = new List<TimeSpan>();
+            long restoreBytes = 0;
             for (var run = 0; run < settings.RestoreRuns; run++)
             {
                 var clock = Stopwatch.StartNew();
-                await store.RestoreAsync(model, "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+                var restored = await store.RestoreAsync(model, "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
                 restores.Add(clock.Elapsed);
+                restoreBytes = restored.Manifest.SnapshotByteSize + restored.Manifest.Deltas.Sum(d => d.ByteSize);
                 progress?.WriteLine($"restore run {run + 1}: {restores[^1].TotalMilliseconds:0} ms");
             }
 
@@ -132,7 +156,10 @@ public static class CheckpointBenchmark
                 Median(visible),
                 Median(deltas),
                 deltas[(int)Math.Min(deltas.Count - 1, Math.Ceiling(deltas.Count * 0.95) - 1)],
-                Median(restores));
+                Median(restores),
+                Median(rawGets),
+                deltaBytes.Count == 0 ? 0 : deltaBytes.Order().ElementAt(deltaBytes.Count / 2),
+                restoreBytes);
         }
         finally
         {
@@ -142,9 +169,10 @@ public static class CheckpointBenchmark
 
     /// <summary>
     /// SETs of the prepared values under new keys, as a snapshot writes new keys (Redis allocates fresh
-    /// memory for both); the keys are removed afterwards, outside the timing.
+    /// memory for both), then pipelined GETs of them back (what a restore's reads cost at best); the keys
+    /// are removed afterwards, outside the timing.
     /// </summary>
-    private static async Task<TimeSpan> RawSetsAsync(IDatabase db, string model, byte[][] values)
+    private static async Task<(TimeSpan Set, TimeSpan Get)> RawSetsAsync(IDatabase db, string model, byte[][] values)
     {
         var run = Guid.NewGuid().ToString("N");
         var keys = values.Select((_, i) => (RedisKey)$"streamrec:{model}:raw:{run}:{i}").ToArray();
@@ -157,8 +185,36 @@ public static class CheckpointBenchmark
 
         await Task.WhenAll(writes).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
+        clock.Restart();
+        // At most as many reads in flight as a restore keeps: all of them at once queue hundreds of MB behind
+        // one socket, and on a loaded machine the last ones outlive the client's command timeout.
+        var reads = new Queue<(int Index, Task<RedisValue> Read)>();
+        for (var i = 0; i < keys.Length; i++)
+        {
+            reads.Enqueue((i, db.StringGetAsync(keys[i])));
+            if (reads.Count >= RawReadsInFlight)
+            {
+                await CheckedReadAsync(reads.Dequeue()).ConfigureAwait(false);
+            }
+        }
+
+        while (reads.Count > 0)
+        {
+            await CheckedReadAsync(reads.Dequeue()).ConfigureAwait(false);
+        }
+
+        async Task CheckedReadAsync((int Index, Task<RedisValue> Read) pending)
+        {
+            if ((await pending.Read.ConfigureAwait(false)).Length() != values[pending.Index].Length)
+            {
+                throw new InvalidOperationException("A raw value read back had another length than the one written.");
+            }
+        }
+
+        var readElapsed = clock.Elapsed;
+
         await Task.WhenAll(keys.Select(key => db.ExecuteAsync("UNLINK", key))).ConfigureAwait(false);
-        return elapsed;
+        return (elapsed, readElapsed);
     }
 
     private static EmbeddingRows RandomRows(string prefix, int count, int dimensions, Random random, int first = 0)
