@@ -6,7 +6,7 @@ namespace StreamRec.Cli.Bench;
 /// <summary>
 /// Section 6: the demo's freshness probes (<see cref="DemoRun"/>): a click by a new user is produced and the
 /// in-process reader is polled until its answer for that user changes. The worker publishes deltas at its
-/// default interval (1 s) and the reader polls at its default (250 ms, plus pub/sub). The reference is the
+/// default interval and the reader polls at its default (250 ms, plus pub/sub). The reference is the
 /// same probes' time until a published checkpoint covers the click: the reader cannot answer sooner.
 /// </summary>
 internal static class FreshnessSection
@@ -16,8 +16,8 @@ internal static class FreshnessSection
     /// <summary>Probes a full run's percentiles rest on at least.</summary>
     public const int MinimumProbes = 1_000;
 
-    /// <summary>The worker's default time between deltas (WorkerOptions.DeltaInterval).</summary>
-    private static readonly TimeSpan _defaultDeltaInterval = TimeSpan.FromSeconds(1);
+    /// <summary>The worker's default time between deltas, read from the options so the bench follows the default.</summary>
+    private static readonly TimeSpan _defaultDeltaInterval = new StreamRec.Worker.Hosting.WorkerOptions().DeltaInterval;
 
     public static async Task<IReadOnlyList<BenchFigure>> RunAsync(BenchContext context, CancellationToken cancellationToken)
     {
@@ -44,7 +44,7 @@ internal static class FreshnessSection
             ("stream_seconds", settings.FreshnessSeconds), ("partitions", options.Partitions), ("workers", options.Workers), ("learner", report.Learner),
             ("redis_server", report.Redis));
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"{report.FreshnessProbes:N0} probes{(report.FreshnessProbes < MinimumProbes ? $" (fewer than {MinimumProbes:N0}: a quick run)" : "")}, {report.FreshnessProbesTimedOut} timed out; the demo's two workers, consumer fetch wait 50 ms");
+            $"{report.FreshnessProbes:N0} probes{(report.FreshnessProbes < MinimumProbes ? $" (fewer than {MinimumProbes:N0}: a quick run)" : "")}, {report.FreshnessProbesTimedOut} timed out; the demo's two workers with the worker's consumer defaults");
         return
         [
             Figure("p50", report.FreshnessMsP50.Value, report.FreshnessCheckpointMsP50, null, figureOptions, note),
