@@ -20,4 +20,16 @@ public class DemoOptionsTests
         var options = new DemoOptions { Duration = TimeSpan.FromMinutes(5), Rate = 5_000, Partitions = 8 };
         Assert.That(options.Validate(), Has.One.Contains("--partitions").And.Contains("--rate"));
     }
+
+    [Test]
+    public void ThirtyMinuteSoakAtAThousandPerSecond_FitsTheEmbeddedKafkaWithThirtyTwoPartitions()
+    {
+        var soak = new DemoOptions { Duration = TimeSpan.FromMinutes(30), Rate = 1_000, Partitions = 32 };
+        Assert.That(soak.Validate(), Is.Empty);
+        Assert.That(soak.SampleInterval, Is.EqualTo(TimeSpan.FromMinutes(1)));
+    }
+
+    [Test]
+    public void SampleIntervalBelowOneSecond_IsRefusedNamingTheOption() =>
+        Assert.That(new DemoOptions { SampleInterval = TimeSpan.FromMilliseconds(500) }.Validate(), Has.One.Contains("--sample-every"));
 }
