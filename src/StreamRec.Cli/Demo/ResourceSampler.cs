@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace StreamRec.Cli.Demo;
 
@@ -12,7 +13,13 @@ namespace StreamRec.Cli.Demo;
 /// <param name="Lag">Messages in the topic that no published checkpoint covers yet.</param>
 /// <param name="EventsCounted">Messages covered by published checkpoints so far.</param>
 /// <param name="LoadAverage">The machine's 1-minute load average, when the platform reports one.</param>
-public sealed record ResourceSample(double Minutes, double WorkingSetMiB, double LiveHeapMiB, long Lag, long EventsCounted, double? LoadAverage);
+public sealed record ResourceSample(
+    double Minutes,
+    [property: JsonPropertyName("working_set_mib")] double WorkingSetMiB,
+    [property: JsonPropertyName("live_heap_mib")] double LiveHeapMiB,
+    long Lag,
+    long EventsCounted,
+    double? LoadAverage);
 
 /// <summary>What a series of samples says about growth: the trend of memory after the warm-up and the worst lag.</summary>
 /// <param name="LiveHeapGrowthMiBPerHour">Least-squares slope of the live heap over the samples after the warm-up; null with fewer than 3 of them.</param>

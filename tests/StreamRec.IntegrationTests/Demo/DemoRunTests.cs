@@ -63,6 +63,8 @@ public sealed class DemoRunTests
             "bootstrap_servers", "redis", "reader_url", "resource_samples", "live_heap_growth_mib_per_hour", "max_lag",
         ];
         Assert.That(required.Where(name => !json.RootElement.TryGetProperty(name, out _)), Is.Empty, "fields missing from report.json");
+        var sample = json.RootElement.GetProperty("resource_samples")[0];
+        Assert.That(new[] { "minutes", "working_set_mib", "live_heap_mib", "lag", "events_counted" }.Where(name => !sample.TryGetProperty(name, out _)), Is.Empty, "soak sample fields");
 
         var html = await File.ReadAllTextAsync(htmlPath);
         Assert.That(html, Does.Not.Contain("<script").And.Not.Contain("src=").And.Not.Contain("href="), "nothing loaded from elsewhere: the page opens offline");
