@@ -84,6 +84,12 @@ public sealed record RedisEndpointSettings
             var connection = await ConnectionMultiplexer.ConnectAsync(options, log).ConfigureAwait(false);
             return connection;
         }
+        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
+        {
+            throw new RedisUnavailableException(
+                $"Redis at {SettingName}={Host}:{Port} refused the credentials ({(Password is null ? "no password set" : "password set")}{(User is null ? "" : ", user " + User)}): "
+                + "check the Redis password and user settings.", ex);
+        }
         catch (RedisConnectionException ex)
         {
             throw new RedisUnavailableException(

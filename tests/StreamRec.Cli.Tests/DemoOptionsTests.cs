@@ -41,4 +41,16 @@ public class DemoOptionsTests
     {
         Assert.That(new DemoOptions { DeltaInterval = TimeSpan.FromMilliseconds(milliseconds) }.Validate(), Has.One.Contains("--delta-interval"));
     }
+
+    [Test]
+    public void ThirtyMinuteSoakAtAThousandPerSecond_FitsTheEmbeddedKafkaWithThirtyTwoPartitions()
+    {
+        var soak = new DemoOptions { Duration = TimeSpan.FromMinutes(30), Rate = 1_000, Partitions = 32 };
+        Assert.That(soak.Validate(), Is.Empty);
+        Assert.That(soak.SampleInterval, Is.EqualTo(TimeSpan.FromMinutes(1)));
+    }
+
+    [Test]
+    public void SampleIntervalBelowOneSecond_IsRefusedNamingTheOption() =>
+        Assert.That(new DemoOptions { SampleInterval = TimeSpan.FromMilliseconds(500) }.Validate(), Has.One.Contains("--sample-every"));
 }

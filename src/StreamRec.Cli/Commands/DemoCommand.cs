@@ -21,18 +21,25 @@ public static class DemoCommand
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the clickstream topic.", DefaultValueFactory = _ => 8 };
         var workers = new Option<int>("--workers") { Description = "Worker instances in the consumer group.", DefaultValueFactory = _ => 2 };
         var report = new Option<string>("--report") { Description = "Directory for report.json and report.html.", DefaultValueFactory = _ => "demo-report" };
+        var sampleEvery = new Option<string>("--sample-every") { Description = "Time between soak samples of memory and lag (for example 1m).", DefaultValueFactory = _ => "1m" };
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic clickstream.", DefaultValueFactory = _ => 42 };
         var deltaInterval = new Option<string?>("--delta-interval") { Description = "Time between the workers' deltas, up to 1s (default: the worker's own default)." };
         var probesPerSecond = new Option<double>("--probes-per-second") { Description = "Freshness probes started per second (up to 50).", DefaultValueFactory = _ => 4 };
         var command = new Command("demo", "Run the whole pipeline on an embedded Kafka and a local Redis: stream, learn, checkpoint, measure, report.")
         {
-            duration, rate, users, items, shiftAt, freezeAfter, partitions, workers, report, seed, deltaInterval, probesPerSecond,
+            duration, rate, users, items, shiftAt, freezeAfter, partitions, workers, report, seed, deltaInterval, probesPerSecond, sampleEvery,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!DurationText.TryParse(parse.GetValue(duration)!, out var streamFor))
             {
                 await Console.Error.WriteLineAsync($"--duration: '{parse.GetValue(duration)}' is not a duration (for example 60s, 2m).");
+                return ExitCodes.BadInput;
+            }
+
+            if (!DurationText.TryParse(parse.GetValue(sampleEvery)!, out var sampleInterval))
+            {
+                await Console.Error.WriteLineAsync($"--sample-every: '{parse.GetValue(sampleEvery)}' is not a duration (for example 1m, 30s).");
                 return ExitCodes.BadInput;
             }
 
@@ -62,6 +69,7 @@ public static class DemoCommand
                 ReportDirectory = parse.GetValue(report),
                 Seed = parse.GetValue(seed),
                 ProbesPerSecond = parse.GetValue(probesPerSecond),
+                SampleInterval = sampleInterval,
             };
             if (deltaEvery is { } every)
             {
@@ -87,6 +95,12 @@ public static class DemoCommand
             Console.WriteLine($"Produced {result.EventsProduced:N0}; applied {result.EventsApplied:N0} + dead-lettered {result.EventsDeadLettered:N0} "
                 + $"= {result.EventsApplied + result.EventsDeadLettered:N0} ({(result.CountsMatch ? "every message counted once" : "COUNTS DIFFER")}); "
                 + $"{result.CheckpointsPublished:N0} checkpoints; freshness (produce -> reader answer) p50 {result.FreshnessMsP50:0} ms p99 {result.FreshnessMsP99:0} ms; {result.ReaderRequests:N0} reader requests, {result.ReaderErrors:N0} failed.");
+            if (result.ResourceSamples.Count > 0)
+            {
+                Console.WriteLine($"Soak: {result.ResourceSamples.Count} samples; live heap growth after warm-up {Growth(result.LiveHeapGrowthMiBPerHour)}, "
+                    + $"working set {Growth(result.WorkingSetGrowthMiBPerHour)}; largest lag {result.MaxLag:N0}.");
+            }
+
             Console.WriteLine($"Recall@10 at the end: online {result.RecallAt10Online:0.000}, frozen {result.RecallAt10Frozen:0.000}, trending {result.RecallAt10Trending:0.000}.");
             Console.WriteLine($"Report: {Path.GetFullPath(json)}");
             Console.WriteLine($"Charts: {Path.GetFullPath(html)}");
@@ -94,4 +108,7 @@ public static class DemoCommand
         });
         return command;
     }
+
+    private static string Growth(double? mibPerHour) =>
+        mibPerHour is { } slope ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{slope:+0.0;-0.0} MiB/h") : "- (too few samples)";
 }

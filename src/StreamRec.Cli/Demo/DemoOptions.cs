@@ -56,6 +56,9 @@ public sealed record DemoOptions
     /// <summary>Time between progress lines.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Time between soak samples of memory and lag (taken on the progress ticks).</summary>
+    public TimeSpan SampleInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Where <c>report.json</c> and <c>report.html</c> are written; null writes nothing.</summary>
     public string? ReportDirectory { get; init; } = "demo-report";
 
@@ -118,6 +121,11 @@ public sealed record DemoOptions
         {
             errors.Add($"--rate x --duration over --partitions puts about {perPartition:N0} messages in each partition; the embedded Kafka keeps "
                 + $"only about {MaxEventsPerPartition:N0} per partition safely. Raise --partitions or lower --rate or --duration.");
+        }
+
+        if (SampleInterval < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"--sample-every must be at least 1 s, was {SampleInterval}.");
         }
 
         if (DeltaInterval <= TimeSpan.Zero || DeltaInterval > TimeSpan.FromSeconds(1))

@@ -162,6 +162,20 @@ public sealed record DemoReport
     /// <summary>Every freshness sample, in ms, in completion order.</summary>
     public required IReadOnlyList<double> FreshnessSamplesMs { get; init; }
 
+    /// <summary>Soak samples of memory and lag, one per <c>--sample-every</c> of the stream.</summary>
+    public required IReadOnlyList<ResourceSample> ResourceSamples { get; init; }
+
+    /// <summary>Least-squares slope of the live managed heap after the first third of the samples (MiB per hour); null with too few samples.</summary>
+    [JsonPropertyName("live_heap_growth_mib_per_hour")]
+    public required double? LiveHeapGrowthMiBPerHour { get; init; }
+
+    /// <summary>Same for the process's working set.</summary>
+    [JsonPropertyName("working_set_growth_mib_per_hour")]
+    public required double? WorkingSetGrowthMiBPerHour { get; init; }
+
+    /// <summary>Largest lag (messages not yet in a published checkpoint) over the soak samples.</summary>
+    public required long MaxLag { get; init; }
+
     /// <summary>Writes <c>report.json</c> and <c>report.html</c> into <paramref name="directory"/> (created if missing).</summary>
     public (string Json, string Html) WriteTo(string directory)
     {

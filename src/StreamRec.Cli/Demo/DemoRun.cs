@@ -261,7 +261,8 @@ public sealed class DemoRun : IAsyncDisposable
         using var progressStop = new CancellationTokenSource();
         var streamClock = Stopwatch.StartNew();
         var throughput = new List<ThroughputPoint>();
-        var progress = ReportProgressAsync(streamClock, throughput, progressStop.Token);
+        var sampler = new ResourceSampler(_options.SampleInterval);
+        var progress = ReportProgressAsync(streamClock, throughput, sampler, progressStop.Token);
         var probes = ProbeAsync();
         var interrupted = false;
         try
@@ -297,7 +298,7 @@ public sealed class DemoRun : IAsyncDisposable
             _console.WriteLine($"The checkpoints did not count every message within {_options.DrainTimeout.TotalSeconds:0} s.");
         }
 
-        return BuildReport(persisted, inTopic, results, throughput, streamSeconds, (_sinceStart.Elapsed - startedAt).TotalSeconds, interrupted);
+        return BuildReport(persisted, inTopic, results, throughput, sampler.Samples, streamSeconds, (_sinceStart.Elapsed - startedAt).TotalSeconds, interrupted);
     }
 
     private async Task WaitForAssignmentAsync()
@@ -515,7 +516,7 @@ public sealed class DemoRun : IAsyncDisposable
 
     private int RecallWindow => (int)Math.Clamp(_options.TotalEvents / 20, 500, 5_000);
 
-    private async Task ReportProgressAsync(Stopwatch streamClock, List<ThroughputPoint> throughput, CancellationToken stop)
+    private async Task ReportProgressAsync(Stopwatch streamClock, List<ThroughputPoint> throughput, ResourceSampler sampler, CancellationToken stop)
     {
         using var ticks = new PeriodicTimer(_options.ProgressInterval);
         long lastProduced = 0, lastPersisted = 0;
@@ -532,6 +533,11 @@ public sealed class DemoRun : IAsyncDisposable
                 var point = new ThroughputPoint(Math.Round(now.TotalSeconds, 2), (produced - lastProduced) / seconds, (persisted.Counted - lastPersisted) / seconds,
                     Math.Max(0, inTopic - persisted.Counted));
                 throughput.Add(point);
+                if (sampler.TryTake(now, point.Lag, persisted.Counted) is { } sample)
+                {
+                    _console.WriteLine(ResourceSampler.Describe(sample));
+                }
+
                 (lastProduced, lastPersisted, lastAt) = (produced, persisted.Counted, now);
                 var fresh = _freshnessMs.ToArray();
                 var persistedFresh = _checkpointFreshnessMs.ToArray();
@@ -612,8 +618,10 @@ public sealed class DemoRun : IAsyncDisposable
         return new PersistedCounts(applied, deadLettered, checkpoints);
     }
 
-    private DemoReport BuildReport(PersistedCounts persisted, long inTopic, EvaluationResults results, List<ThroughputPoint> throughput, double streamSeconds, double seconds, bool interrupted)
+    private DemoReport BuildReport(PersistedCounts persisted, long inTopic, EvaluationResults results, List<ThroughputPoint> throughput,
+        IReadOnlyList<ResourceSample> samples, double streamSeconds, double seconds, bool interrupted)
     {
+        var trend = ResourceSampler.Trend(samples);
         var fresh = _freshnessMs.ToArray();
         var persistedFresh = _checkpointFreshnessMs.ToArray();
         var shift = _options.ResolvedShiftAt;
@@ -676,6 +684,10 @@ public sealed class DemoRun : IAsyncDisposable
             RecallSeries = series,
             Throughput = throughput,
             FreshnessSamplesMs = [.. fresh.Select(f => Math.Round(f, 1))],
+            ResourceSamples = [.. samples],
+            LiveHeapGrowthMiBPerHour = trend.LiveHeapGrowthMiBPerHour,
+            WorkingSetGrowthMiBPerHour = trend.WorkingSetGrowthMiBPerHour,
+            MaxLag = trend.MaxLag,
         };
     }
 

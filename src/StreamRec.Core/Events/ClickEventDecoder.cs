@@ -171,6 +171,11 @@ public sealed class ClickEventDecoder
         {
             return Fail(BadEventReason.Malformed, "invalid JSON: " + ex.Message, out bad);
         }
+        catch (InvalidOperationException)
+        {
+            // Utf8JsonReader checks a string's UTF-8 only when its value is copied out.
+            return Fail(BadEventReason.Malformed, "a JSON string is not valid UTF-8", out bad);
+        }
 
         return TryBuild(user, item, type, value, timeMs, out interaction, out bad);
     }

@@ -36,7 +36,14 @@ public sealed class DeadLetterPublisher : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         ArgumentException.ThrowIfNullOrWhiteSpace(topic);
         _topic = topic;
-        var producerConfig = new ProducerConfig(config.ToDictionary(p => p.Key, p => p.Value))
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(ConfigFor(config)).SetLogHandler((_, _) => { }).Build();
+    }
+
+    /// <summary>The producer configuration used: <paramref name="kafka"/> (connection and security) plus idempotent, acknowledged delivery.</summary>
+    public static ProducerConfig ConfigFor(ClientConfig kafka)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ProducerConfig(kafka.ToDictionary(p => p.Key, p => p.Value))
         {
             // A dead letter must not be duplicated or lost by retries.
             EnableIdempotence = true,
@@ -44,7 +51,6 @@ public sealed class DeadLetterPublisher : IDisposable
             CompressionType = CompressionType.Lz4,
             LingerMs = 20,
         };
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(producerConfig).SetLogHandler((_, _) => { }).Build();
     }
 
     /// <summary>The dead-letter topic's name.</summary>

@@ -535,13 +535,15 @@ public sealed partial class WorkerRuntime
     private bool ReplayFinished() =>
         _replayStops.Count > 0 && _replayStops.All(stop => _model.TryGetShard(stop.Key, out var shard) && shard.NextOffset >= stop.Value);
 
-    private IConsumer<byte[]?, byte[]?> BuildConsumer()
+    /// <summary>The clickstream consumer's configuration: the Kafka settings (SASL, SSL, pass-through) plus the worker's own.</summary>
+    public static ConsumerConfig ConsumerConfigFor(WorkerOptions options, string clientId)
     {
-        var config = _options.Kafka.ApplyTo(new ConsumerConfig
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Kafka.ApplyTo(new ConsumerConfig
         {
             // A backfill assigns partitions itself and never commits; its group id only names it.
-            GroupId = _options.Replay is null ? _options.ResolvedGroupId : $"{_options.ResolvedGroupId}-replay-{_options.ModelVersion}",
-            ClientId = ReplicaId,
+            GroupId = options.Replay is null ? options.ResolvedGroupId : $"{options.ResolvedGroupId}-replay-{options.ModelVersion}",
+            ClientId = clientId,
             EnableAutoCommit = false,
             EnableAutoOffsetStore = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -551,6 +553,11 @@ public sealed partial class WorkerRuntime
             // The cost is at most 10 empty fetches a second per broker while idle. Kafka:Client may override it.
             FetchWaitMaxMs = 100,
         });
+    }
+
+    private IConsumer<byte[]?, byte[]?> BuildConsumer()
+    {
+        var config = ConsumerConfigFor(_options, ReplicaId);
         return new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked([.. partitions.Select(p => p.TopicPartition)]))

@@ -8,7 +8,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using StackExchange.Redis;
-using StreamRec.Redis;
 using StreamRec.Worker.Checkpointing;
 using StreamRec.Worker.Consumption;
 using StreamRec.Worker.Observability;
@@ -64,12 +63,7 @@ public static class WorkerHostingExtensions
 
     private static ConnectionMultiplexer ConnectRedis(WorkerOptions options)
     {
-        var settings = RedisEndpointSettings.Parse(options.RedisEndpoint, nameof(WorkerOptions.RedisEndpoint)) with
-        {
-            Password = options.RedisPassword,
-            User = options.RedisUser,
-            UseTls = options.RedisTls,
-        };
+        var settings = options.ToRedisSettings();
         // Fails fast with the setting's name at start; once connected the multiplexer reconnects by
         // itself after outages while the checkpoint publisher retries and applies backpressure.
         return settings.ConnectAsync().GetAwaiter().GetResult();

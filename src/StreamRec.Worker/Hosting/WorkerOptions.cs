@@ -139,6 +139,10 @@ public sealed class WorkerOptions
 
     public string ResolvedGroupId => GroupId ?? $"streamrec-{Model}";
 
+    /// <summary>The Redis settings these options describe (password included; its ToString hides it).</summary>
+    public Redis.RedisEndpointSettings ToRedisSettings() =>
+        Redis.RedisEndpointSettings.Parse(RedisEndpoint, nameof(RedisEndpoint)) with { Password = RedisPassword, User = RedisUser, UseTls = RedisTls };
+
     public string ResolvedDeadLetterTopic => DeadLetterTopic ?? $"{Model}.dead-letter";
 
     public string ResolvedItemDeltasTopic => ItemDeltasTopic ?? $"{Model}.item-deltas";

@@ -45,12 +45,25 @@ public sealed partial class ItemDeltaExchange : IDisposable
         _topic = topic;
         _metrics = metrics;
         _logger = logger;
-        _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig(kafka.ToDictionary(p => p.Key, p => p.Value))
-        {
-            CompressionType = CompressionType.Lz4,
-            LingerMs = 5,
-        }).SetLogHandler((_, _) => { }).Build();
-        _consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig(kafka.ToDictionary(p => p.Key, p => p.Value))
+        _producer = new ProducerBuilder<string, byte[]>(ProducerConfigFor(kafka)).SetLogHandler((_, _) => { }).Build();
+        _consumer = new ConsumerBuilder<string, byte[]>(ConsumerConfigFor(kafka, topic, replicaId))
+            .SetLogHandler((_, _) => { }).SetErrorHandler((_, error) => LogError(_logger, error.Reason)).Build();
+        _consumer.Subscribe(topic);
+        _sentVersion = items.Items.AdvanceVersion();
+    }
+
+    /// <summary>The producer configuration: <paramref name="kafka"/> (connection and security) plus batching.</summary>
+    public static ProducerConfig ProducerConfigFor(ClientConfig kafka)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ProducerConfig(kafka.ToDictionary(p => p.Key, p => p.Value)) { CompressionType = CompressionType.Lz4, LingerMs = 5 };
+    }
+
+    /// <summary>The consumer configuration: <paramref name="kafka"/> (connection and security) plus a group of this replica's own.</summary>
+    public static ConsumerConfig ConsumerConfigFor(ClientConfig kafka, string topic, string replicaId)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ConsumerConfig(kafka.ToDictionary(p => p.Key, p => p.Value))
         {
             // Every replica reads every batch: a group of its own, starting at the end (the restored
             // checkpoint already holds what came before).
@@ -58,9 +71,7 @@ public sealed partial class ItemDeltaExchange : IDisposable
             AutoOffsetReset = AutoOffsetReset.Latest,
             EnableAutoCommit = false,
             AllowAutoCreateTopics = true,
-        }).SetLogHandler((_, _) => { }).SetErrorHandler((_, error) => LogError(_logger, error.Reason)).Build();
-        _consumer.Subscribe(topic);
-        _sentVersion = items.Items.AdvanceVersion();
+        };
     }
 
     /// <summary>Item rows sent and received so far.</summary>

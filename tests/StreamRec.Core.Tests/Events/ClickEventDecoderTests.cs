@@ -166,6 +166,17 @@ public sealed class ClickEventDecoderTests
     }
 
     [Test]
+    public void Json_InvalidUtf8InAnId_IsMalformedNotAnException()
+    {
+        var json = Encoding.UTF8.GetBytes($$"""{"user_id":"uXu","item_id":"i","type":"click","event_time_ms":{{_nowMs}}}""");
+        json[13] = 0xA0; // a lone continuation byte inside the user id
+
+        Assert.That(_decoder.TryDecodeJson(json, out _, out var bad), Is.False);
+        Assert.That(bad.Reason, Is.EqualTo(BadEventReason.Malformed));
+        Assert.That(bad.Detail, Does.Contain("UTF-8"));
+    }
+
+    [Test]
     public void Options_Invalid_AreRefusedNamingTheOption()
     {
         var error = Assert.Throws<ArgumentException>(() => new ClickEventDecoder(new EventValidationOptions { MaxIdBytes = 0 }));

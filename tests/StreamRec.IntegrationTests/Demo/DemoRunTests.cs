@@ -21,7 +21,10 @@ public sealed class DemoRunTests
     [CancelAfter(60_000)]
     public async Task ShortDemo_CountsEveryMessageOnce_LearnsTheShift_AndWritesJsonAndHtml()
     {
-        var options = new DemoOptions { Duration = TimeSpan.FromSeconds(10), Rate = 2_000, Partitions = 4, Workers = 2, ReportDirectory = _directory };
+        var options = new DemoOptions
+        {
+            Duration = TimeSpan.FromSeconds(10), Rate = 2_000, Partitions = 4, Workers = 2, ReportDirectory = _directory, SampleInterval = TimeSpan.FromSeconds(3),
+        };
         DemoReport report;
         await using (var demo = await DemoRun.StartAsync(options, TestContext.Progress))
         {
@@ -45,6 +48,10 @@ public sealed class DemoRunTests
             Assert.That(report.ReaderUrl, Does.StartWith("http://127.0.0.1:"));
             Assert.That(report.ReaderRequests, Is.GreaterThan(report.FreshnessProbes));
             Assert.That(report.ReaderErrors, Is.Zero);
+            Assert.That(report.ResourceSamples, Has.Count.InRange(3, 5), "a soak sample every 3 s of a 10 s stream and its drain");
+            Assert.That(report.ResourceSamples.Select(s => s.Minutes), Is.Ordered.Ascending);
+            Assert.That(report.ResourceSamples, Has.All.Matches<ResourceSample>(s => s.WorkingSetMiB > s.LiveHeapMiB && s.LiveHeapMiB > 0));
+            Assert.That(report.MaxLag, Is.EqualTo(report.ResourceSamples.Max(s => s.Lag)));
             Assert.That(report.FreshnessCheckpointMsP50, Is.Not.Null.And.LessThanOrEqualTo(report.FreshnessMsP50!.Value), "the reader answers after the checkpoint is published");
         });
 
@@ -53,9 +60,11 @@ public sealed class DemoRunTests
         [
             "events_produced", "events_applied", "events_dead_lettered", "checkpoints_published", "freshness_ms_p50", "freshness_ms_p99",
             "recall_at_10_online", "recall_at_10_frozen", "recall_at_10_trending", "reader_requests", "reader_errors", "duration_s",
-            "bootstrap_servers", "redis", "reader_url",
+            "bootstrap_servers", "redis", "reader_url", "resource_samples", "live_heap_growth_mib_per_hour", "max_lag",
         ];
         Assert.That(required.Where(name => !json.RootElement.TryGetProperty(name, out _)), Is.Empty, "fields missing from report.json");
+        var sample = json.RootElement.GetProperty("resource_samples")[0];
+        Assert.That(new[] { "minutes", "working_set_mib", "live_heap_mib", "lag", "events_counted" }.Where(name => !sample.TryGetProperty(name, out _)), Is.Empty, "soak sample fields");
 
         var html = await File.ReadAllTextAsync(htmlPath);
         Assert.That(html, Does.Not.Contain("<script").And.Not.Contain("src=").And.Not.Contain("href="), "nothing loaded from elsewhere: the page opens offline");

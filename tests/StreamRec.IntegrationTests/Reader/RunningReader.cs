@@ -27,7 +27,8 @@ public sealed partial class RunningReader : IAsyncDisposable
 
     public ReaderClient Client { get; }
 
-    public static async Task<RunningReader> StartAsync(string model, string redisEndpoint, IDictionary<string, string?>? settings = null)
+    /// <param name="logs">Receives every log line at every level (tests that read logs); by default warnings and above go to the console.</param>
+    public static async Task<RunningReader> StartAsync(string model, string redisEndpoint, IDictionary<string, string?>? settings = null, ILoggerProvider? logs = null)
     {
         var port = LocalRedis.FreeLoopbackPort();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
@@ -45,7 +46,12 @@ public sealed partial class RunningReader : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(values);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(logs is null ? LogLevel.Warning : LogLevel.Trace);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.AddStreamRecReader();
         var app = builder.Build();
         app.MapStreamRecReader();
