@@ -257,10 +257,14 @@ public sealed partial class WorkerRuntime
         }
     }
 
+    /// <summary>The shard of a partition, or null when it is not ours (any more).</summary>
     private Shard? FindShard(string topic, int partition)
     {
-        foreach (var shard in _model.ShardsSnapshot)
+        // Indexed, not foreach: enumerating the list through its interface would allocate.
+        var shards = _model.ShardsSnapshot;
+        for (var i = 0; i < shards.Count; i++)
         {
+            var shard = shards[i];
             if (shard.Partition.Partition.Value == partition && string.Equals(shard.Partition.Topic, topic, StringComparison.Ordinal))
             {
                 return shard;
