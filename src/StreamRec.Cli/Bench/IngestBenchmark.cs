@@ -7,6 +7,7 @@ using StreamRec.Contracts.V1;
 using StreamRec.Core.Data;
 using StreamRec.Core.Learners;
 using StreamRec.Kafka;
+using StreamRec.Kafka.Consuming;
 using StreamRec.Kafka.Embedded;
 using StreamRec.Redis.Checkpoints;
 using StreamRec.Worker.Checkpointing;
@@ -18,7 +19,32 @@ namespace StreamRec.Cli.Bench;
 /// <summary>One ingest measurement: the worker against kcat on the same topic, in the same run.</summary>
 public sealed record IngestResult(int Events, int Partitions, TimeSpan WorkerElapsed, TimeSpan? KcatElapsed, string? KcatSkippedReason)
 {
+    /// <summary>The worker's learner, as named on its options (for example "isgd, 64 dimensions, 4 negatives").</summary>
+    public string Learner { get; init; } = "";
+
+    /// <summary>From the worker's start to its first applied event (group join, restores).</summary>
+    public TimeSpan? WorkerFirstApplied { get; init; }
+
+    /// <summary>CPU time of this process (worker, its Kafka client, the embedded broker) per event while the worker ran.</summary>
+    public double WorkerCpuMicrosecondsPerEvent { get; init; }
+
+    /// <summary>kcat's own CPU time per message (Linux only).</summary>
+    public double? KcatCpuMicrosecondsPerEvent { get; init; }
+
+    /// <summary>Confluent.Kafka's per-message <c>Consume()</c> alone, with the worker's consumer settings, reading the same topic: nothing else done per message.</summary>
+    public TimeSpan? ClientConsumeElapsed { get; init; }
+
+    /// <summary>The worker's batch read alone (<see cref="ConsumerBatchReader"/>), with the same settings, reading the same topic.</summary>
+    public TimeSpan? BatchReadElapsed { get; init; }
+
     public double WorkerEventsPerSecond => Events / WorkerElapsed.TotalSeconds;
+
+    /// <summary>The worker's rate once the first event is applied (start-up excluded).</summary>
+    public double? WorkerSteadyEventsPerSecond => WorkerFirstApplied is { } first && WorkerElapsed > first ? Events / (WorkerElapsed - first).TotalSeconds : null;
+
+    public double? ClientConsumeEventsPerSecond => ClientConsumeElapsed is { } elapsed ? Events / elapsed.TotalSeconds : null;
+
+    public double? BatchReadEventsPerSecond => BatchReadElapsed is { } elapsed ? Events / elapsed.TotalSeconds : null;
 
     public double? KcatEventsPerSecond => KcatElapsed is { } elapsed ? Events / elapsed.TotalSeconds : null;
 
@@ -32,8 +58,12 @@ public sealed record IngestResult(int Events, int Partitions, TimeSpan WorkerEla
 /// </summary>
 public static class IngestBenchmark
 {
-    public static async Task<IngestResult> RunAsync(IConnectionMultiplexer redis, string redisEndpoint, int events, int partitions, TextWriter log, CancellationToken cancellationToken)
+    /// <summary>The learner the figure is quoted with: the worker's default.</summary>
+    public static LearnerOptions DefaultLearner() => new() { Learner = "isgd", Dimensions = 64 };
+
+    public static async Task<IngestResult> RunAsync(IConnectionMultiplexer redis, string redisEndpoint, int events, int partitions, TextWriter log, CancellationToken cancellationToken, LearnerOptions? learner = null)
     {
+        learner ??= DefaultLearner();
         using var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
         const string Topic = "bench-clicks";
         kafka.CreateTopic(Topic, partitions);
@@ -43,8 +73,14 @@ public static class IngestBenchmark
         Produce(kafka.BootstrapServers, Topic, events);
         log.WriteLine($"ingest: {events:N0} events in {partitions} partitions at {kafka.BootstrapServers}");
 
+        var childCpuBefore = ChildCpuSeconds();
         var (kcat, skipped) = await TimeKcatAsync(kafka.BootstrapServers, Topic, events, cancellationToken);
+        double? kcatCpu = kcat is not null && ChildCpuSeconds() is { } after && childCpuBefore is { } before ? (after - before) / events * 1e6 : null;
         log.WriteLine(kcat is { } k ? $"ingest: kcat read them in {k.TotalSeconds:0.00} s" : $"ingest: kcat skipped: {skipped}");
+        var clientConsume = TimeClientConsume(kafka.BootstrapServers, Topic, events, batch: false);
+        log.WriteLine($"ingest: a bare Confluent.Kafka Consume() loop read them in {clientConsume.TotalSeconds:0.00} s");
+        var batchRead = TimeClientConsume(kafka.BootstrapServers, Topic, events, batch: true);
+        log.WriteLine($"ingest: a bare batch read loop read them in {batchRead.TotalSeconds:0.00} s");
 
         var options = new WorkerOptions
         {
@@ -52,24 +88,105 @@ public static class IngestBenchmark
             Topics = [Topic],
             Model = model,
             RedisEndpoint = redisEndpoint,
-            Learner = new LearnerOptions { Learner = "isgd", Dimensions = 64 },
+            Learner = learner,
             MaxBatchSize = 10_000,
         };
-        var store = new RedisShardCheckpoints(redis, new CheckpointOptions(), model, "v1", "isgd", new Dictionary<string, string>());
+        var store = new RedisShardCheckpoints(redis, new CheckpointOptions(), model, "v1", learner.Learner, new Dictionary<string, string>());
         var worker = new WorkerRuntime(options, store, NullLogger.Instance);
         using var stop = new CancellationTokenSource();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var running = worker.RunAsync(stop.Token);
+        TimeSpan? firstApplied = null;
         while (worker.Status.AppliedEvents < events && !running.IsCompleted)
         {
+            if (firstApplied is null && worker.Status.AppliedEvents > 0)
+            {
+                firstApplied = clock.Elapsed;
+            }
+
             await Task.Delay(5, cancellationToken);
         }
 
         var elapsed = clock.Elapsed;
+        var workerCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / events * 1e6;
         await stop.CancelAsync();
         await running;
-        log.WriteLine($"ingest: the worker applied them in {elapsed.TotalSeconds:0.00} s");
-        return new IngestResult(events, partitions, elapsed, kcat, skipped);
+        log.WriteLine($"ingest: the worker applied them in {elapsed.TotalSeconds:0.00} s (first event applied after {firstApplied?.TotalSeconds:0.00} s)");
+        return new IngestResult(events, partitions, elapsed, kcat, skipped)
+        {
+            Learner = Describe(learner),
+            WorkerFirstApplied = firstApplied,
+            WorkerCpuMicrosecondsPerEvent = workerCpu,
+            KcatCpuMicrosecondsPerEvent = kcatCpu,
+            ClientConsumeElapsed = clientConsume,
+            BatchReadElapsed = batchRead,
+        };
+    }
+
+    /// <summary>How the figure names a learner: "isgd, 64 dimensions, 4 negatives".</summary>
+    public static string Describe(LearnerOptions learner)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        return learner.Dimensions is { } dimensions ? $"{learner.Learner}, {dimensions} dimensions, {learner.Negatives} negatives" : $"{learner.Learner}, default dimensions, {learner.Negatives} negatives";
+    }
+
+    /// <summary>
+    /// Reads the topic to its end with the worker's consumer settings and nothing else per message:
+    /// Confluent.Kafka's per-message <c>Consume()</c>, or the worker's batch read.
+    /// </summary>
+    private static TimeSpan TimeClientConsume(string bootstrap, string topic, int events, bool batch)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = $"bench-client-{Guid.NewGuid():N}",
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+            FetchQueueBackoffMs = WorkerRuntime.FetchQueueBackoffMs,
+        };
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
+        consumer.Subscribe(topic);
+        var clock = Stopwatch.StartNew();
+        var read = 0;
+        var deadline = TimeSpan.FromSeconds(120);
+        if (batch)
+        {
+            using var reader = ConsumerBatchReader.Create(consumer, 10_000);
+            while (read < events && clock.Elapsed < deadline)
+            {
+                var count = reader.Read(TimeSpan.FromMilliseconds(100));
+                for (var i = 0; i < count; i++)
+                {
+                    read += reader[i].Error == ErrorCode.NoError ? 1 : 0;
+                }
+            }
+        }
+        else
+        {
+            while (read < events && clock.Elapsed < deadline)
+            {
+                read += consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: not null } ? 1 : 0;
+            }
+        }
+
+        var elapsed = clock.Elapsed;
+        consumer.Close();
+        return read == events ? elapsed : throw new TimeoutException($"The bare consumer read {read} of {events} messages in {deadline.TotalSeconds:0} s.");
+    }
+
+    /// <summary>User plus system CPU seconds of this process's finished children (getrusage RUSAGE_CHILDREN); null off Linux.</summary>
+    private static double? ChildCpuSeconds()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        var usage = new long[18];
+        return NativeMethods.getrusage(-1, usage) == 0 ? usage[0] + (usage[1] * 1e-6) + usage[2] + (usage[3] * 1e-6) : null;
     }
 
     private static void Produce(string bootstrap, string topic, int events)
@@ -130,4 +247,11 @@ public static class IngestBenchmark
         var elapsed = clock.Elapsed;
         return lines == events ? (elapsed, null) : (null, $"kcat read {lines} of {events} messages: {await errors}");
     }
+}
+
+internal static partial class NativeMethods
+{
+    /// <summary>getrusage(2): the first four longs are ru_utime and ru_stime as (seconds, microseconds) on 64-bit Linux.</summary>
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    internal static partial int getrusage(int who, long[] usage);
 }

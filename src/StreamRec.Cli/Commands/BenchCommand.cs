@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using StreamRec.Cli.Bench;
+using StreamRec.Core.Learners;
 using StreamRec.DevServers;
 using StreamRec.Redis;
 
@@ -60,7 +61,10 @@ public static class BenchCommand
         var events = new Option<int>("--events") { Description = "Events to produce and consume.", DefaultValueFactory = _ => 400_000 };
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the topic.", DefaultValueFactory = _ => 8 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the figures to this JSON file." };
-        var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.") { events, partitions, json };
+        var learner = new Option<string>("--learner") { Description = "The worker's learner: isgd, bpr or mse.", DefaultValueFactory = _ => "isgd" };
+        var dimensions = new Option<int>("--dimensions") { Description = "Embedding dimensions.", DefaultValueFactory = _ => 64 };
+        var negatives = new Option<int>("--negatives") { Description = "Negative samples per event (isgd, bpr).", DefaultValueFactory = _ => 4 };
+        var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.") { events, partitions, json, learner, dimensions, negatives };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(events) < 1000 || parse.GetValue(partitions) < 1)
@@ -69,15 +73,31 @@ public static class BenchCommand
                 return ExitCodes.BadInput;
             }
 
+            var learnerOptions = new LearnerOptions { Learner = parse.GetValue(learner)!, Dimensions = parse.GetValue(dimensions), Negatives = parse.GetValue(negatives) };
+            try
+            {
+                learnerOptions.Validate();
+                if (!LearnerFactory.FactorNames.Contains(learnerOptions.Learner))
+                {
+                    throw new ArgumentException($"The worker learns embeddings: --learner must be one of {string.Join(", ", LearnerFactory.FactorNames)}.");
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.BadInput;
+            }
+
             using var redis = LocalRedis.StartRedisServerOrEmbedded();
             Console.WriteLine($"Redis: {redis.Description}");
             await using var connection = await RedisEndpointSettings.Parse(redis.Endpoint).ConnectAsync();
-            var result = await IngestBenchmark.RunAsync(connection, redis.Endpoint, parse.GetValue(events), parse.GetValue(partitions), Console.Out, cancellationToken);
+            var result = await IngestBenchmark.RunAsync(connection, redis.Endpoint, parse.GetValue(events), parse.GetValue(partitions), Console.Out, cancellationToken, learnerOptions);
             var invariant = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(invariant, $"worker: {result.WorkerEventsPerSecond:N0} events/s"));
+            Console.WriteLine(string.Create(invariant, $"worker: {result.WorkerEventsPerSecond:N0} events/s ({result.Learner}); {result.WorkerSteadyEventsPerSecond:N0}/s after the first event; {result.WorkerCpuMicrosecondsPerEvent:0.00} µs CPU per event in this process"));
             Console.WriteLine(result.KcatEventsPerSecond is { } kcat
-                ? string.Create(invariant, $"kcat:   {kcat:N0} events/s; ratio worker/kcat {result.Ratio:0.00}")
+                ? string.Create(invariant, $"kcat:   {kcat:N0} events/s; ratio worker/kcat {result.Ratio:0.00}; kcat's own CPU {result.KcatCpuMicrosecondsPerEvent:0.00} µs per message")
                 : $"kcat:   skipped ({result.KcatSkippedReason})");
+            Console.WriteLine(string.Create(invariant, $"client: Confluent.Kafka Consume() alone {result.ClientConsumeEventsPerSecond:N0} messages/s; the worker's batch read alone {result.BatchReadEventsPerSecond:N0} messages/s"));
             if (parse.GetValue(json) is { } file)
             {
                 await File.WriteAllTextAsync(file.FullName, JsonSerializer.Serialize(new
@@ -89,7 +109,13 @@ public static class BenchCommand
                     reference_name = "kcat -C to the end of the same topic",
                     ratio = result.Ratio,
                     skipped_reference = result.KcatSkippedReason,
-                    options = new { events = result.Events, partitions = result.Partitions, learner = "isgd", dimensions = 64, redis = redis.Kind.ToString() },
+                    worker_steady = result.WorkerSteadyEventsPerSecond,
+                    worker_first_applied_seconds = result.WorkerFirstApplied?.TotalSeconds,
+                    worker_cpu_us_per_event = result.WorkerCpuMicrosecondsPerEvent,
+                    kcat_cpu_us_per_event = result.KcatCpuMicrosecondsPerEvent,
+                    client_consume = result.ClientConsumeEventsPerSecond,
+                    batch_read = result.BatchReadEventsPerSecond,
+                    options = new { events = result.Events, partitions = result.Partitions, learner = learnerOptions.Learner, dimensions = learnerOptions.Dimensions, negatives = learnerOptions.Negatives, redis = redis.Kind.ToString() },
                 }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
             }
 

@@ -1,34 +1,40 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace StreamRec.Core.Events;
 
 /// <summary>
-/// Turns UTF-8 id bytes into strings without allocating for ids seen before: decodes into a stack
-/// buffer and looks the characters up in a pool of known strings. New ids are allocated once.
+/// Turns UTF-8 id bytes into strings without allocating for ids seen before: the bytes themselves
+/// are hashed and compared with the pooled strings (ASCII ids, the common case, without transcoding).
+/// New ids are allocated once.
 /// </summary>
 /// <remarks>
-/// Bounded: when <see cref="Count"/> reaches the capacity the pool is cleared (a cheap, rare
-/// reset, after which ids are allocated once more). Not thread-safe: one pool per consumer thread.
+/// An open-addressing table of (hash of the UTF-8 bytes, string); the hash is seeded per process
+/// (<see cref="HashCode"/>), so crafted ids cannot force collisions. Bounded: when
+/// <see cref="Count"/> reaches the capacity the pool is cleared (a cheap, rare reset, after which
+/// ids are allocated once more). Not thread-safe: one pool per consumer thread.
 /// </remarks>
+[SkipLocalsInit]
 public sealed class IdStringPool
 {
-    /// <summary>Ids up to this many characters are decoded on the stack.</summary>
-    public const int MaxStackChars = 1024;
+    /// <summary>Ids up to this many bytes are compared through a stack buffer when not ASCII.</summary>
+    public const int MaxStackChars = 512;
 
-    private readonly HashSet<string> _strings;
-    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private const int InitialSlots = 1024;
+
     private readonly int _capacity;
+    private Entry[] _entries = new Entry[InitialSlots];
+    private int _count;
 
     public IdStringPool(int capacity = 4_000_000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _capacity = capacity;
-        _strings = new HashSet<string>(StringComparer.Ordinal);
-        _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>Number of pooled strings.</summary>
-    public int Count => _strings.Count;
+    public int Count => _count;
 
     /// <summary>Times the pool was cleared because it was full.</summary>
     public long Resets { get; private set; }
@@ -37,29 +43,119 @@ public sealed class IdStringPool
     /// <exception cref="DecoderFallbackException">The bytes are not valid UTF-8.</exception>
     public string Get(ReadOnlySpan<byte> utf8)
     {
-        if (utf8.Length > MaxStackChars)
+        var hash = Hash(utf8);
+        var entries = _entries;
+        var mask = entries.Length - 1;
+        for (var slot = hash & mask; ; slot = (slot + 1) & mask)
         {
-            return _strict.GetString(utf8);
+            ref var entry = ref entries[slot];
+            if (entry.Value is null)
+            {
+                break;
+            }
+
+            if (entry.Hash == hash && EqualsUtf8(entry.Value, utf8))
+            {
+                return entry.Value;
+            }
         }
 
-        Span<char> chars = stackalloc char[MaxStackChars];
-        var length = _strict.GetChars(utf8, chars);
-        var text = chars[..length];
-        if (_lookup.TryGetValue(text, out var pooled))
+        // Decoding first: invalid UTF-8 throws before anything is pooled.
+        var created = _strict.GetString(utf8);
+        if (_count >= _capacity)
         {
-            return pooled;
-        }
-
-        if (_strings.Count >= _capacity)
-        {
-            _strings.Clear();
+            Array.Clear(_entries);
+            _count = 0;
             Resets++;
         }
 
-        var created = new string(text);
-        _strings.Add(created);
+        if ((_count + 1) * 2 > _entries.Length)
+        {
+            Grow();
+        }
+
+        Insert(_entries, hash, created);
+        _count++;
         return created;
     }
+
+    private static int Hash(ReadOnlySpan<byte> utf8)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(utf8);
+        return hash.ToHashCode() & int.MaxValue;
+    }
+
+    private static bool EqualsUtf8(string pooled, ReadOnlySpan<byte> utf8)
+    {
+        if (pooled.Length == utf8.Length && Ascii.Equals(utf8, pooled))
+        {
+            return true;
+        }
+
+        // Not ASCII on at least one side: compare in UTF-16 (a multi-byte id is shorter in chars than in bytes).
+        if (pooled.Length >= utf8.Length || !TryGetCharCount(utf8, out var chars) || chars != pooled.Length)
+        {
+            return false;
+        }
+
+        char[]? rented = null;
+        var buffer = chars <= MaxStackChars ? stackalloc char[chars] : (rented = ArrayPool<char>.Shared.Rent(chars));
+        try
+        {
+            var written = _strict.GetChars(utf8, buffer);
+            return buffer[..written].SequenceEqual(pooled);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static bool TryGetCharCount(ReadOnlySpan<byte> utf8, out int chars)
+    {
+        try
+        {
+            chars = _strict.GetCharCount(utf8);
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            chars = 0;
+            return false;
+        }
+    }
+
+    private void Grow()
+    {
+        var grown = new Entry[_entries.Length * 2];
+        foreach (var entry in _entries)
+        {
+            if (entry.Value is not null)
+            {
+                Insert(grown, entry.Hash, entry.Value);
+            }
+        }
+
+        _entries = grown;
+    }
+
+    private static void Insert(Entry[] entries, int hash, string value)
+    {
+        var mask = entries.Length - 1;
+        var slot = hash & mask;
+        while (entries[slot].Value is not null)
+        {
+            slot = (slot + 1) & mask;
+        }
+
+        entries[slot] = new Entry(hash, value);
+    }
+
+    private readonly record struct Entry(int Hash, string? Value);
 
     private static readonly UTF8Encoding _strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }

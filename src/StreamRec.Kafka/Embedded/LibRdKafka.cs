@@ -140,4 +140,27 @@ internal static partial class LibRdKafka
 
     [LibraryImport(Library)]
     internal static partial IntPtr rd_kafka_err2str(int err);
+
+    // Batch consumption from a high-level consumer's queue (see ConsumerBatchReader).
+
+    [LibraryImport(Library)]
+    internal static partial IntPtr rd_kafka_queue_get_consumer(IntPtr rk);
+
+    [LibraryImport(Library)]
+    internal static partial void rd_kafka_queue_destroy(IntPtr queue);
+
+    [LibraryImport(Library)]
+    internal static unsafe partial nint rd_kafka_consume_batch_queue(IntPtr queue, int timeoutMs, IntPtr* messages, nuint size);
+
+    [LibraryImport(Library)]
+    internal static partial void rd_kafka_message_destroy(IntPtr message);
+
+    [LibraryImport(Library)]
+    internal static partial IntPtr rd_kafka_topic_name(IntPtr topic);
+
+    [LibraryImport(Library)]
+    internal static partial long rd_kafka_message_timestamp(IntPtr message, out int timestampType);
+
+    [LibraryImport(Library)]
+    internal static partial int rd_kafka_fatal_error(IntPtr rk, byte[] errstr, nuint errstrSize);
 }

@@ -56,8 +56,8 @@ public sealed class DeadLetterPublisher : IDisposable
     /// <summary>The dead-letter topic's name.</summary>
     public string Topic => _topic;
 
-    /// <summary>Queues one refused message. Delivery is confirmed by <see cref="Flush"/>.</summary>
-    public void Publish(ConsumeResult<byte[]?, byte[]?> source, BadEvent bad)
+    /// <summary>Queues one refused message: its key, value and timestamp as consumed, with the reason and source in headers. Delivery is confirmed by <see cref="Flush"/>.</summary>
+    public void Publish(TopicPartitionOffset source, byte[]? key, byte[]? value, Timestamp timestamp, BadEvent bad)
     {
         ArgumentNullException.ThrowIfNull(source);
         var headers = new Confluent.Kafka.Headers
@@ -68,7 +68,9 @@ public sealed class DeadLetterPublisher : IDisposable
             { Headers.SourcePartition, Encoding.UTF8.GetBytes(source.Partition.Value.ToString(CultureInfo.InvariantCulture)) },
             { Headers.SourceOffset, Encoding.UTF8.GetBytes(source.Offset.Value.ToString(CultureInfo.InvariantCulture)) },
         };
-        var message = new Message<byte[]?, byte[]?> { Key = source.Message.Key, Value = source.Message.Value, Headers = headers, Timestamp = source.Message.Timestamp };
+        // The producer accepts only create times: a log-append time is carried over as the create time.
+        var created = timestamp.Type == TimestampType.NotAvailable ? Timestamp.Default : new Timestamp(timestamp.UnixTimestampMs, TimestampType.CreateTime);
+        var message = new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers, Timestamp = created };
         Send(message);
     }
 

@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using StreamRec.Core.Events;
 using StreamRec.Core.Model;
+using StreamRec.Kafka.Consuming;
 using StreamRec.Worker.Checkpointing;
 using StreamRec.Worker.Hosting;
 using StreamRec.Worker.Observability;
@@ -31,6 +32,9 @@ public sealed partial class WorkerRuntime
     private static readonly TimeSpan _lagInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan _deadLetterFlushTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The consumer's fetch.queue.backoff.ms (librdkafka's default is 1,000).</summary>
+    public const int FetchQueueBackoffMs = 20;
+
     private readonly WorkerOptions _options;
     private readonly IShardCheckpoints _store;
     private readonly ILogger _logger;
@@ -47,8 +51,10 @@ public sealed partial class WorkerRuntime
     private ItemSync.ItemDeltaExchange? _itemSync;
     private DeadLetterPublisher? _deadLetters;
     private IConsumer<byte[]?, byte[]?>? _consumer;
+    private ConsumerBatchReader? _reader;
     private readonly CancellationTokenSource _abort = new();
     private readonly Dictionary<TopicPartition, long> _replayStops = [];
+    private readonly HashSet<TopicPartition> _replayPaused = [];
     private volatile bool _ready;
     private bool _paused;
     private long _eventsSeen;
@@ -133,6 +139,7 @@ public sealed partial class WorkerRuntime
         _publisher = new CheckpointPublisher(_store, ReplicaId, _options.MaxPendingCheckpoints, _metrics, _logger, _clock);
         _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
         _consumer = BuildConsumer();
+        _reader = ConsumerBatchReader.Create(_consumer, _options.MaxBatchSize);
         try
         {
             if (_options.Replay is { } replay)
@@ -161,6 +168,7 @@ public sealed partial class WorkerRuntime
             _ready = false;
             // After an abort this disposes without Close(): the group is not told, as in a crash.
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _reader.Dispose();
             _consumer.Dispose();
             _deadLetters.Dispose();
             _itemSync?.Dispose();
@@ -169,17 +177,21 @@ public sealed partial class WorkerRuntime
 
     private void ConsumeUntilStopped(CancellationToken stoppingToken)
     {
-        var consumer = _consumer!;
+        var reader = _reader!;
         var nextCheckpoint = _clock.GetTimestamp();
         var nextLag = _clock.GetTimestamp();
         var nextItemSync = _clock.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
         {
-            var result = Consume(consumer, _pollTimeout);
-            for (var taken = 0; result is not null; taken++)
+            var count = reader.Read(_pollTimeout);
+            try
             {
-                Handle(result);
-                result = taken + 1 < _options.MaxBatchSize ? Consume(consumer, TimeSpan.Zero) : null;
+                HandleBatch(reader, count);
+            }
+            finally
+            {
+                // The batch's buffers go back to librdkafka before anything else touches the consumer.
+                reader.Release();
             }
 
             DropFencedShards();
@@ -208,36 +220,93 @@ public sealed partial class WorkerRuntime
         }
     }
 
-    private ConsumeResult<byte[]?, byte[]?>? Consume(IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout)
+    /// <summary>Applies or dead-letters each message of a batch; the applied count reaches the metrics once per batch.</summary>
+    private void HandleBatch(ConsumerBatchReader reader, int count)
     {
-        try
+        // Messages come in runs per partition: remember the last partition's shard.
+        Shard? shard = null;
+        string? shardTopic = null;
+        var shardPartition = -1;
+        long applied = 0;
+        for (var i = 0; i < count; i++)
         {
-            return consumer.Consume(timeout);
+            var message = reader[i];
+            if (message.Error != ErrorCode.NoError)
+            {
+                ReportConsumerError(message);
+                continue;
+            }
+
+            var topic = message.Topic;
+            if (message.Partition != shardPartition || !ReferenceEquals(topic, shardTopic))
+            {
+                shard = FindShard(topic, message.Partition);
+                shardTopic = topic;
+                shardPartition = message.Partition;
+            }
+
+            if (shard is not null && Handle(shard, message))
+            {
+                applied++;
+            }
         }
-        catch (ConsumeException ex) when (!ex.Error.IsFatal)
+
+        if (applied > 0)
         {
-            // Transient broker or fetch errors: librdkafka retries by itself; report and go on.
-            LogConsumeError(_logger, ex.Error.Code.ToString(), ex.Error.Reason);
-            return null;
+            _appliedEvents.Inc(applied);
         }
     }
 
-    private void Handle(ConsumeResult<byte[]?, byte[]?> result)
+    /// <summary>The shard of a partition, or null when it is not ours (any more).</summary>
+    private Shard? FindShard(string topic, int partition)
     {
-        if (!_model.TryGetShard(result.TopicPartition, out var shard) || result.Offset.Value < shard.NextOffset)
+        // Indexed, not foreach: enumerating the list through its interface would allocate.
+        var shards = _model.ShardsSnapshot;
+        for (var i = 0; i < shards.Count; i++)
         {
-            // Not ours any more (fenced), or already contained in the restored state.
-            return;
+            var shard = shards[i];
+            if (shard.Partition.Partition.Value == partition && string.Equals(shard.Partition.Topic, topic, StringComparison.Ordinal))
+            {
+                return shard;
+            }
         }
 
-        if (_replayStops.TryGetValue(result.TopicPartition, out var stop) && result.Offset.Value >= stop)
+        return null;
+    }
+
+    private void ReportConsumerError(KafkaMessageView message)
+    {
+        if (message.Error == ErrorCode.Local_Fatal)
+        {
+            throw new KafkaException(new Error(ErrorCode.Local_Fatal, message.ErrorReason, isFatal: true));
+        }
+
+        // Transient broker or fetch errors: librdkafka retries by itself; report and go on.
+        LogConsumeError(_logger, message.Error.ToString(), message.ErrorReason);
+    }
+
+    /// <summary>Learns from one message in its shard, or dead-letters it; false when it was not applied.</summary>
+    private bool Handle(Shard shard, KafkaMessageView message)
+    {
+        var offset = message.Offset;
+        if (offset < shard.NextOffset)
+        {
+            // Already contained in the restored state.
+            return false;
+        }
+
+        if (_replayStops.Count > 0 && _replayStops.TryGetValue(shard.Partition, out var stop) && offset >= stop)
         {
             // Past the backfill's end: not part of this version.
-            _consumer!.Pause([result.TopicPartition]);
-            return;
+            if (_replayPaused.Add(shard.Partition))
+            {
+                _consumer!.Pause([shard.Partition]);
+            }
+
+            return false;
         }
 
-        var payload = result.Message.Value ?? [];
+        var payload = message.Value;
         long started = ++_eventsSeen % 64 == 0 ? Stopwatch.GetTimestamp() : 0;
         var decoded = _options.Format == EventFormat.Json
             ? _decoder.TryDecodeJson(payload, out var interaction, out var bad)
@@ -245,15 +314,17 @@ public sealed partial class WorkerRuntime
         if (!decoded || payload.Length == 0)
         {
             bad = payload.Length == 0 ? new BadEvent(BadEventReason.Malformed, "empty message value") : bad;
-            _deadLetters!.Publish(result, bad);
-            ShardedModel.DeadLettered(shard, result.Offset.Value);
+            // The only copies of a message: a dead letter carries its key, value and timestamp unchanged.
+            var source = message.TopicPartitionOffset;
+            _deadLetters!.Publish(source, message.IsKeyNull ? null : message.Key.ToArray(), message.IsValueNull ? null : payload.ToArray(), message.Timestamp, bad);
+            ShardedModel.DeadLettered(shard, offset);
             _metrics.Events.WithLabels("dead_lettered", bad.Reason.ToString()).Inc();
             if (_badEventLog.TryAcquire(out var suppressed))
             {
-                LogBadEvent(_logger, result.TopicPartitionOffset.ToString(), bad.Reason.ToString(), bad.Detail, suppressed);
+                LogBadEvent(_logger, source.ToString(), bad.Reason.ToString(), bad.Detail, suppressed);
             }
 
-            return;
+            return false;
         }
 
         if (_options.LiveEvaluationsPerSecond > 0 && Stopwatch.GetTimestamp() >= _nextLiveEvaluation && shard.Learner.KnowsUser(interaction.UserId))
@@ -263,12 +334,13 @@ public sealed partial class WorkerRuntime
             _liveRecall.Record(_liveTopK.AsSpan(0, count).ContainsItem(interaction.ItemId));
         }
 
-        ShardedModel.Apply(shard, interaction, result.Offset.Value);
-        _appliedEvents.Inc();
+        ShardedModel.Apply(shard, interaction, offset);
         if (started != 0)
         {
             _metrics.UpdateSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
+
+        return true;
     }
 
     /// <summary>Captures deltas (or due snapshots) of the given shards, or of all, and queues them for publishing.</summary>
@@ -552,6 +624,11 @@ public sealed partial class WorkerRuntime
             // empty fetch this long, and that wait adds straight to freshness; librdkafka's 500 ms would double it.
             // The cost is at most 10 empty fetches a second per broker while idle. Kafka:Client may override it.
             FetchWaitMaxMs = 100,
+            // librdkafka stops fetching for every partition once the consumer queue holds
+            // queued.min.messages, and by default looks again only after a second: a worker slower
+            // than its fetcher then idles up to a second per refill. Looking again soon keeps the
+            // queue fed at no cost (the check is local); Kafka:Client can still override it.
+            FetchQueueBackoffMs = FetchQueueBackoffMs,
         });
     }
 

@@ -63,6 +63,63 @@ public sealed class WorkerRuntimeTests : EmbeddedKafkaWorkerFixture
         Assert.That(Persisted(store), Is.EqualTo(5_000), "applied exactly once across the restart");
     }
 
+    [Test]
+    public async Task DeadLetters_CarryTheRefusedMessageByteForByte_WithItsSource()
+    {
+        var createTime = DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds();
+        byte[] garbage = [0xFF, 0x00, 0x01, 0x80, 0x7F];
+        byte[] key = [0x00, 0xC3, 0x28, 0x6B];
+        using (var producer = new ProducerBuilder<byte[]?, byte[]?>(KafkaTestSettings.Producer(Kafka.BootstrapServers)).Build())
+        {
+            var partition = new TopicPartition("clicks", 3);
+            producer.Produce(partition, new Message<byte[]?, byte[]?> { Key = key, Value = garbage, Timestamp = new Timestamp(createTime, TimestampType.CreateTime) });
+            producer.Produce(partition, new Message<byte[]?, byte[]?> { Key = null, Value = null, Timestamp = new Timestamp(createTime + 1, TimestampType.CreateTime) });
+            Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero);
+        }
+
+        var store = new InMemoryShardCheckpoints();
+        var worker = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = worker.RunAsync(stop.Token);
+        Eventually.Until(() => Persisted(store) == 2, TimeSpan.FromSeconds(60), "both refused events in a published checkpoint");
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var letters = ReadAll("recs.dead-letter", 2);
+        Assert.That(letters[0].Message.Key, Is.EqualTo(key));
+        Assert.That(letters[0].Message.Value, Is.EqualTo(garbage));
+        Assert.That(letters[0].Message.Timestamp.UnixTimestampMs, Is.EqualTo(createTime));
+        Assert.That(Header(letters[0], DeadLetterPublisher.Headers.Reason), Is.EqualTo("Malformed"));
+        Assert.That(Header(letters[0], DeadLetterPublisher.Headers.SourceTopic), Is.EqualTo("clicks"));
+        Assert.That(Header(letters[0], DeadLetterPublisher.Headers.SourcePartition), Is.EqualTo("3"));
+        Assert.That(Header(letters[0], DeadLetterPublisher.Headers.SourceOffset), Is.EqualTo("0"));
+        Assert.That(letters[1].Message.Key, Is.Null, "a null key stays null");
+        Assert.That(letters[1].Message.Value, Is.Null, "a tombstone stays a tombstone");
+        Assert.That(Header(letters[1], DeadLetterPublisher.Headers.Detail), Is.EqualTo("empty message value"));
+        Assert.That(Header(letters[1], DeadLetterPublisher.Headers.SourceOffset), Is.EqualTo("1"));
+    }
+
+    private List<ConsumeResult<byte[]?, byte[]?>> ReadAll(string topic, int count)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(KafkaTestSettings.Consumer(Kafka.BootstrapServers, $"read-{Guid.NewGuid():N}")).Build();
+        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+        var results = new List<ConsumeResult<byte[]?, byte[]?>>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (results.Count < count && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: not null } result)
+            {
+                results.Add(result);
+            }
+        }
+
+        Assert.That(results, Has.Count.EqualTo(count), $"messages in {topic}");
+        return results;
+    }
+
+    private static string Header(ConsumeResult<byte[]?, byte[]?> result, string name) =>
+        System.Text.Encoding.UTF8.GetString(result.Message.Headers.GetLastBytes(name));
+
     private int CountMessages(string topic)
     {
         using var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaTestSettings.Consumer(Kafka.BootstrapServers, $"count-{Guid.NewGuid():N}")).Build();
