@@ -289,6 +289,28 @@ public sealed class EmbeddingTable
             // A row need not start on a cache line, so its end may lie on one more.
             Sse.Prefetch0(start + Dimensions - 1);
         }
+
+        // The step also reads and writes the row's entries in the side arrays.
+        fixed (long* touched = _touchedVersion)
+        {
+            Sse.Prefetch0(touched + row);
+        }
+
+        if (HasAdaGrad)
+        {
+            fixed (float* adaGrad = _adaGradState)
+            {
+                Sse.Prefetch0(adaGrad + (2 * row));
+            }
+        }
+
+        if (HasBias)
+        {
+            fixed (float* biases = _biases)
+            {
+                Sse.Prefetch0(biases + row);
+            }
+        }
     }
 
     /// <summary>Marks a row as updated at <see cref="CurrentVersion"/>.</summary>
