@@ -25,8 +25,9 @@ public sealed class BprLearner : FactorLearner
     public const int MaxNegativeDraws = 8;
 
     private readonly int[] _negativeRows;
-    // The user gradient's item terms (each drawn negative, then the positive): offsets of their rows
-    // in the item table and their coefficients.
+    // The user gradient's item terms (each drawn negative, then the positive): their rows, the rows'
+    // offsets in the item table and their coefficients.
+    private readonly int[] _itemTermRows;
     private readonly int[] _itemTermOffsets;
     private readonly float[] _itemTermGradients;
     private readonly NegativeSampling _sampling;
@@ -39,6 +40,7 @@ public sealed class BprLearner : FactorLearner
         : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
         _negativeRows = new int[options.Negatives];
+        _itemTermRows = new int[1 + options.Negatives];
         _itemTermOffsets = new int[1 + options.Negatives];
         _itemTermGradients = new float[1 + options.Negatives];
         _sampling = options.Sampling;
@@ -90,6 +92,7 @@ public sealed class BprLearner : FactorLearner
         // Every loss gradient first, from the parameters as they are before this event. The user
         // gradient's negative terms are -g_n·j_n; the positive's, Σ g_n·i, come once at the end.
         int stride = Items.Stride;
+        Span<int> termRows = _itemTermRows;
         Span<int> termOffsets = _itemTermOffsets;
         Span<float> termGradients = _itemTermGradients;
         int terms = 0;
@@ -110,6 +113,7 @@ public sealed class BprLearner : FactorLearner
             }
 
             lossGradientSum += lossGradient;
+            termRows[terms] = negativeRow;
             termOffsets[terms] = negativeRow * stride;
             termGradients[terms] = -lossGradient;
             terms++;
@@ -128,7 +132,7 @@ public sealed class BprLearner : FactorLearner
 
         for (int t = 0; t < terms; t++)
         {
-            int negativeRow = termOffsets[t] / stride;
+            int negativeRow = termRows[t];
             int negativeEntry = gradients.Add(Items, negativeRow);
             gradients.SetScaledSum(negativeEntry, l2, Items.ReadRow(negativeRow), termGradients[t], user);
             gradients.Bias(negativeEntry) = termGradients[t] + (biasL2 * Items.ReadBias(negativeRow));

@@ -120,7 +120,7 @@ public abstract class FactorLearner : IOnlineRecommender
         }
 
         IdLookup user = Users.GetOrAddRow(interaction.UserId);
-        SyncSideTables();
+        _seen.EnsureCapacity(Users.Ids.Capacity);
         if (user.IsNew)
         {
             _seen.Reset(user.Row);
@@ -132,8 +132,7 @@ public abstract class FactorLearner : IOnlineRecommender
         IdLookup item = Items.GetOrAddRow(interaction.ItemId);
         // Its vector loads while the history and trending counts update.
         Items.Prefetch(item.Row);
-        SyncSideTables();
-
+        Trending.EnsureCapacity(Items.Ids.Capacity);
         if (item.IsNew)
         {
             Trending.Reset(item.Row);

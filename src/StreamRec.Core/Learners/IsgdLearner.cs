@@ -21,8 +21,9 @@ public sealed class IsgdLearner : FactorLearner
     public const string LearnerName = "isgd";
 
     private readonly int[] _negativeRows;
-    // The user gradient's item terms (the positive, then each drawn negative): offsets of their rows
-    // in the item table and their loss gradients.
+    // The user gradient's item terms (the positive, then each drawn negative): their rows, the rows'
+    // offsets in the item table and their loss gradients.
+    private readonly int[] _itemTermRows;
     private readonly int[] _itemTermOffsets;
     private readonly float[] _itemTermGradients;
 
@@ -31,6 +32,7 @@ public sealed class IsgdLearner : FactorLearner
         : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
         _negativeRows = new int[options.Negatives];
+        _itemTermRows = new int[1 + options.Negatives];
         _itemTermOffsets = new int[1 + options.Negatives];
         _itemTermGradients = new float[1 + options.Negatives];
     }
@@ -58,8 +60,10 @@ public sealed class IsgdLearner : FactorLearner
 
         // Every loss gradient first, from the parameters as they are before this event.
         int stride = Items.Stride;
+        Span<int> termRows = _itemTermRows;
         Span<int> termOffsets = _itemTermOffsets;
         Span<float> termGradients = _itemTermGradients;
+        termRows[0] = example.ItemRow;
         termOffsets[0] = example.ItemRow * stride;
         termGradients[0] = lossGradient;
         int terms = 1;
@@ -77,6 +81,7 @@ public sealed class IsgdLearner : FactorLearner
                 return false;
             }
 
+            termRows[terms] = negativeRow;
             termOffsets[terms] = negativeRow * stride;
             termGradients[terms] = negativeGradient;
             terms++;
@@ -94,7 +99,7 @@ public sealed class IsgdLearner : FactorLearner
 
         for (int t = 1; t < terms; t++)
         {
-            int negativeRow = termOffsets[t] / stride;
+            int negativeRow = termRows[t];
             int negativeEntry = gradients.Add(Items, negativeRow);
             gradients.SetScaledSum(negativeEntry, l2, Items.ReadRow(negativeRow), termGradients[t], user);
             gradients.Bias(negativeEntry) = termGradients[t] + (biasL2 * Items.ReadBias(negativeRow));
