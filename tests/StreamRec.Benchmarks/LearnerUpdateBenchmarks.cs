@@ -7,9 +7,9 @@ namespace StreamRec.Benchmarks;
 
 /// <summary>
 /// Per-event update cost of each learner at 64 dimensions with default options (4 sampled negatives
-/// for isgd and bpr), ids pre-registered
-/// (the steady state of a running shard). Each invocation learns <see cref="EventsPerInvoke"/>
-/// events, so the reported time and allocation are per event.
+/// for isgd and bpr), plus isgd as its specification defines it (positive-only, no negatives), with
+/// ids pre-registered (the steady state of a running shard). Each invocation learns
+/// <see cref="EventsPerInvoke"/> events, so the reported time and allocation are per event.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
@@ -22,6 +22,7 @@ public class LearnerUpdateBenchmarks
 
     private readonly Interaction[] _implicitEvents = new Interaction[EventsPerInvoke];
     private readonly Interaction[] _ratingEvents = new Interaction[EventsPerInvoke];
+    private IOnlineRecommender _isgdPositiveOnly = null!;
     private IOnlineRecommender _isgd = null!;
     private IOnlineRecommender _bpr = null!;
     private IOnlineRecommender _mse = null!;
@@ -40,13 +41,17 @@ public class LearnerUpdateBenchmarks
             _ratingEvents[i] = new Interaction(user, item, EventType.Rating, 1 + random.Next(5), time);
         }
 
+        _isgdPositiveOnly = Build("isgd", _implicitEvents, negatives: 0);
         _isgd = Build("isgd", _implicitEvents);
         _bpr = Build("bpr", _implicitEvents);
         _mse = Build("mse", _ratingEvents);
         _trending = Build("trending", _implicitEvents);
     }
 
-    [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "isgd, 64 dims, 4 negatives")]
+    [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "isgd as specified (positive-only), 64 dims, 0 negatives")]
+    public void IsgdPositiveOnly() => LearnAll(_isgdPositiveOnly, _implicitEvents);
+
+    [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "isgd default, 64 dims, 4 negatives")]
     public void Isgd() => LearnAll(_isgd, _implicitEvents);
 
     [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "bpr, 64 dims, 4 negatives")]
@@ -58,9 +63,9 @@ public class LearnerUpdateBenchmarks
     [Benchmark(OperationsPerInvoke = EventsPerInvoke, Description = "trending")]
     public void Trending() => LearnAll(_trending, _implicitEvents);
 
-    private static IOnlineRecommender Build(string name, Interaction[] events)
+    private static IOnlineRecommender Build(string name, Interaction[] events, int negatives = 4)
     {
-        IOnlineRecommender learner = LearnerFactory.Create(new LearnerOptions { Learner = name, Dimensions = 64, Negatives = 4 });
+        IOnlineRecommender learner = LearnerFactory.Create(new LearnerOptions { Learner = name, Dimensions = 64, Negatives = negatives });
         for (int i = 0; i < UserCount; i++)
         {
             learner.Learn(new Interaction($"user-{i}", $"item-{i % ItemCount}", events[0].Type, events[0].Value, 0));

@@ -5,26 +5,35 @@ namespace StreamRec.Core.Engine;
 /// (or never, for all-time popularity), indexed by item row.
 /// </summary>
 /// <remarks>
-/// <para>Log-space trick: the decayed count of item i at time t is
-/// <c>2^(-(t - t0)/h) · Σ w·2^((t_e - t0)/h)</c>. The common factor is the same for every item, so
-/// only the log of the sum is stored and updated (log-add-exp) when item i has an event; no per-event
-/// decay of all items is needed, and the ranking of items never depends on t.</para>
-/// <para><see cref="RelativeScores"/> holds <c>exp(L_i - L_ref)</c> as floats for SIMD blending and
-/// ranking; the reference is moved (an O(n) rescale) only when a score would exceed e^40, which
-/// happens about every 58 half-lives. <see cref="MaxRelativeScore"/> tracks the largest entry.</para>
+/// <para>The decayed count of item i at time t is <c>2^(-(t - t0)/h) · Σ w·2^((t_e - t0)/h)</c>. The
+/// common factor is the same for every item, so only the sum is kept, and no per-event decay of all
+/// items is needed; the ranking of items never depends on t. The sum grows with event time, so it is
+/// stored scaled: <c>C_i = Σ w·e^((t_e - t0)·ln2/h - S)</c>, where the scale S is raised (an O(n)
+/// renormalisation of every count) only when a count would pass e^40, about every 58 half-lives.
+/// An event costs one multiply-add and, when its time differs from the previous event's, one
+/// <c>exp</c>. Checkpoints and replicas exchange counts as logs (<see cref="ReadLogScore"/>,
+/// <c>L_i = ln C_i + S</c>), independent of the scale.</para>
+/// <para><see cref="RelativeScores"/> holds the counts C_i as floats for SIMD blending and ranking;
+/// <see cref="MaxRelativeScore"/> tracks the largest.</para>
 /// <para>Memory per item row: 12 bytes. Not thread-safe.</para>
 /// </remarks>
 public sealed class DecayedItemCounts
 {
+    /// <summary>Counts are kept below e^40 (so that floats hold them with room to spare).</summary>
     private const double RescaleThreshold = 40.0;
 
+    private static readonly double MaxCountBeforeRescale = Math.Exp(RescaleThreshold);
+
     private readonly double _decayPerMs;
-    private double[] _logScores;
+    private double[] _counts;
     private float[] _relativeScores;
     private long _originMs;
     private bool _hasOrigin;
-    private double _referenceLog;
-    private double _maxLog = double.NegativeInfinity;
+    private double _scaleLog;
+    private double _maxCount;
+    // e^((t - t0)·ln2/h - S) for the last event time seen: events often share a timestamp.
+    private long _factorTimeMs;
+    private double _factor = double.NaN;
 
     /// <param name="halfLifeMs">Half-life in event-time milliseconds; <see cref="double.PositiveInfinity"/> for all-time counts.</param>
     /// <param name="initialCapacity">Item rows allocated up front.</param>
@@ -37,38 +46,35 @@ public sealed class DecayedItemCounts
 
         HalfLifeMs = halfLifeMs;
         _decayPerMs = double.IsPositiveInfinity(halfLifeMs) ? 0.0 : Math.Log(2.0) / halfLifeMs;
-        _logScores = new double[initialCapacity];
-        _logScores.AsSpan().Fill(double.NegativeInfinity);
+        _counts = new double[initialCapacity];
         _relativeScores = new float[initialCapacity];
     }
 
     /// <summary>The half-life in milliseconds (infinite for all-time counts).</summary>
     public double HalfLifeMs { get; }
 
-    /// <summary>exp(L_i - L_ref) per row: proportional to each item's decayed count at any single moment.</summary>
+    /// <summary>The scaled count C_i per row: proportional to each item's decayed count at any single moment.</summary>
     public ReadOnlySpan<float> RelativeScores => _relativeScores;
 
     /// <summary>The largest entry of <see cref="RelativeScores"/> (0 before any event); divide by it to normalise into [0, 1].</summary>
-    public float MaxRelativeScore => double.IsNegativeInfinity(_maxLog) ? 0f : (float)Math.Exp(_maxLog - _referenceLog);
+    public float MaxRelativeScore => (float)_maxCount;
 
     /// <summary>Grows the per-row arrays to hold at least <paramref name="capacity"/> rows.</summary>
     public void EnsureCapacity(int capacity)
     {
-        int old = _logScores.Length;
-        if (old >= capacity)
+        if (_counts.Length >= capacity)
         {
             return;
         }
 
-        Array.Resize(ref _logScores, capacity);
-        _logScores.AsSpan(old).Fill(double.NegativeInfinity);
+        Array.Resize(ref _counts, capacity);
         Array.Resize(ref _relativeScores, capacity);
     }
 
     /// <summary>Forgets a row's count (its item was evicted and the row reused).</summary>
     public void Reset(int row)
     {
-        _logScores[row] = double.NegativeInfinity;
+        _counts[row] = 0.0;
         _relativeScores[row] = 0f;
     }
 
@@ -77,69 +83,53 @@ public sealed class DecayedItemCounts
     {
         if (!_hasOrigin)
         {
-            _originMs = eventTimeMs;
-            _hasOrigin = true;
+            RestoreOrigin(eventTimeMs);
         }
 
-        double contribution = Math.Log(weight) + ((eventTimeMs - _originMs) * _decayPerMs);
-        double current = _logScores[row];
-        double updated = double.IsNegativeInfinity(current)
-            ? contribution
-            : Math.Max(current, contribution) + Math.Log(1.0 + Math.Exp(-Math.Abs(current - contribution)));
-        _logScores[row] = updated;
-        if (double.IsNegativeInfinity(_maxLog))
+        if (eventTimeMs != _factorTimeMs || double.IsNaN(_factor))
         {
-            _referenceLog = updated;
+            double exponent = ((eventTimeMs - _originMs) * _decayPerMs) - _scaleLog;
+            if (exponent > RescaleThreshold)
+            {
+                Rescale(exponent);
+                exponent = 0.0;
+            }
+
+            _factorTimeMs = eventTimeMs;
+            _factor = Math.Exp(exponent);
         }
 
-        if (updated > _maxLog)
-        {
-            _maxLog = updated;
-        }
-
-        if (updated - _referenceLog > RescaleThreshold)
-        {
-            Rescale(updated);
-        }
-
-        _relativeScores[row] = (float)Math.Exp(updated - _referenceLog);
+        Store(row, _counts[row] + (weight * _factor));
     }
 
     /// <summary>The row's decayed count as of <paramref name="timeMs"/> (0 for an unseen row).</summary>
-    public double ScoreAt(int row, long timeMs)
-    {
-        double log = _logScores[row];
-        return double.IsNegativeInfinity(log) ? 0.0 : Math.Exp(log - ((timeMs - _originMs) * _decayPerMs));
-    }
+    public double ScoreAt(int row, long timeMs) => _counts[row] * Math.Exp(_scaleLog - ((timeMs - _originMs) * _decayPerMs));
 
-    /// <summary>The stored log score of a row, for checkpoints (with <see cref="OriginMs"/>).</summary>
-    public double ReadLogScore(int row) => _logScores[row];
+    /// <summary>
+    /// The row's count as a log relative to <see cref="OriginMs"/>, <c>ln Σ w·2^((t_e - t0)/h)</c>
+    /// (negative infinity for an unseen row), for checkpoints and replicas.
+    /// </summary>
+    public double ReadLogScore(int row)
+    {
+        double count = _counts[row];
+        return count > 0.0 ? Math.Log(count) + _scaleLog : double.NegativeInfinity;
+    }
 
     /// <summary>Event time that log scores are measured from (the first event's time).</summary>
     public long OriginMs => _originMs;
 
-    /// <summary>Restores a row's log score exactly; call <see cref="RestoreOrigin"/> first.</summary>
+    /// <summary>Restores a row's log score; call <see cref="RestoreOrigin"/> first.</summary>
     public void WriteLogScore(int row, double logScore)
     {
         EnsureCapacity(row + 1);
-        if (double.IsNegativeInfinity(_maxLog))
-        {
-            _referenceLog = logScore;
-        }
-
-        _logScores[row] = logScore;
-        _maxLog = Math.Max(_maxLog, logScore);
-        if (logScore - _referenceLog > RescaleThreshold)
-        {
-            Rescale(logScore);
-        }
-
-        _relativeScores[row] = double.IsNegativeInfinity(logScore) ? 0f : (float)Math.Exp(logScore - _referenceLog);
+        _counts[row] = 0.0;
+        _relativeScores[row] = 0f;
+        AddScaled(row, logScore);
     }
 
     /// <summary>
     /// Adds a decayed count given as a log relative to another origin (another replica's increment):
-    /// converted to this instance's origin, then log-added like an observed event.
+    /// converted to this instance's origin, then added like an observed event.
     /// </summary>
     public void AddLogIncrement(int row, double logIncrement, long originMs)
     {
@@ -150,35 +140,70 @@ public sealed class DecayedItemCounts
 
         if (!_hasOrigin)
         {
-            _originMs = originMs;
-            _hasOrigin = true;
+            RestoreOrigin(originMs);
         }
 
         EnsureCapacity(row + 1);
-        double contribution = logIncrement + ((originMs - _originMs) * _decayPerMs);
-        double current = _logScores[row];
-        WriteLogScore(row, double.IsNegativeInfinity(current)
-            ? contribution
-            : Math.Max(current, contribution) + Math.Log(1.0 + Math.Exp(-Math.Abs(current - contribution))));
+        AddScaled(row, logIncrement + ((originMs - _originMs) * _decayPerMs));
     }
 
     /// <summary>True once an origin was set (by the first event or a restore).</summary>
     public bool HasOrigin => _hasOrigin;
 
-    /// <summary>Restores the origin time of log scores.</summary>
+    /// <summary>Restores the origin time of log scores (held log scores keep their values).</summary>
     public void RestoreOrigin(long originMs)
     {
         _originMs = originMs;
         _hasOrigin = true;
+        _factor = double.NaN;
     }
 
-    private void Rescale(double newReference)
+    /// <summary>Adds <c>e^(log - S)</c> to a row, renormalising first if it would pass the threshold.</summary>
+    private void AddScaled(int row, double log)
     {
-        _referenceLog = newReference;
-        for (int i = 0; i < _logScores.Length; i++)
+        if (double.IsNegativeInfinity(log) || double.IsNaN(log))
         {
-            double log = _logScores[i];
-            _relativeScores[i] = double.IsNegativeInfinity(log) ? 0f : (float)Math.Exp(log - newReference);
+            return;
         }
+
+        double exponent = log - _scaleLog;
+        if (exponent > RescaleThreshold)
+        {
+            Rescale(exponent);
+            exponent = 0.0;
+        }
+
+        Store(row, _counts[row] + Math.Exp(exponent));
+    }
+
+    private void Store(int row, double count)
+    {
+        if (count > MaxCountBeforeRescale)
+        {
+            Rescale(Math.Log(count));
+            count = 1.0; // the count itself, after dividing every count by it
+        }
+
+        _counts[row] = count;
+        _relativeScores[row] = (float)count;
+        if (count > _maxCount)
+        {
+            _maxCount = count;
+        }
+    }
+
+    /// <summary>Raises the scale by <paramref name="shift"/> (in log units): every count is divided by e^shift.</summary>
+    private void Rescale(double shift)
+    {
+        _scaleLog += shift;
+        double factor = Math.Exp(-shift);
+        for (int i = 0; i < _counts.Length; i++)
+        {
+            _counts[i] *= factor;
+            _relativeScores[i] = (float)_counts[i];
+        }
+
+        _maxCount *= factor;
+        _factor = double.NaN;
     }
 }

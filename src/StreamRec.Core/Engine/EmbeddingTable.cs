@@ -234,16 +234,24 @@ public sealed class EmbeddingTable
     /// Applies one gradient step to a row: vector -= rate x gradient, bias -= biasRate x biasGradient,
     /// scaling both rates by the row's AdaGrad accumulators when enabled. Marks the row touched.
     /// </summary>
-    internal void ApplyGradient(int row, ReadOnlySpan<float> gradient, float biasGradient, float rate, float biasRate)
+    internal void ApplyGradient(int row, ReadOnlySpan<float> gradient, float biasGradient, float rate, float biasRate) =>
+        ApplyGradient(row, gradient, VectorKernels.Dot(gradient, gradient), biasGradient, rate, biasRate);
+
+    /// <summary>
+    /// <see cref="ApplyGradient(int, ReadOnlySpan{float}, float, float, float)"/> with the gradient's
+    /// sum of squares already known (computed in the pass that built the gradient), so the step is
+    /// one pass over the row.
+    /// </summary>
+    internal void ApplyGradient(int row, ReadOnlySpan<float> gradient, float gradientSquaredNorm, float biasGradient, float rate, float biasRate)
     {
         Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
         if (HasAdaGrad)
         {
-            float accumulator = _adaGradState[2 * row] += TensorPrimitives.SumOfSquares(gradient) / Dimensions;
+            float accumulator = _adaGradState[2 * row] += gradientSquaredNorm / Dimensions;
             rate /= MathF.Sqrt(accumulator);
         }
 
-        TensorPrimitives.MultiplyAdd(gradient, -rate, vector, vector);
+        VectorKernels.AddScaled(vector, -rate, gradient);
         if (HasBias)
         {
             if (HasAdaGrad)
@@ -280,6 +288,28 @@ public sealed class EmbeddingTable
 
             // A row need not start on a cache line, so its end may lie on one more.
             Sse.Prefetch0(start + Dimensions - 1);
+        }
+
+        // The step also reads and writes the row's entries in the side arrays.
+        fixed (long* touched = _touchedVersion)
+        {
+            Sse.Prefetch0(touched + row);
+        }
+
+        if (HasAdaGrad)
+        {
+            fixed (float* adaGrad = _adaGradState)
+            {
+                Sse.Prefetch0(adaGrad + (2 * row));
+            }
+        }
+
+        if (HasBias)
+        {
+            fixed (float* biases = _biases)
+            {
+                Sse.Prefetch0(biases + row);
+            }
         }
     }
 

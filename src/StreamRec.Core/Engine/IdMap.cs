@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace StreamRec.Core.Engine;
 
 /// <summary>The outcome of <see cref="IdMap.GetOrAdd"/>.</summary>
@@ -17,14 +19,24 @@ public readonly record struct IdLookup(int Row, bool IsNew, string? EvictedId);
 /// order: a touch writes one stamp and appends one entry (no pointer chasing through neighbouring
 /// rows), and eviction pops the log until it meets an entry whose stamp is still its row's latest.
 /// When the log fills it is compacted in place to the live entries (amortised O(1) per touch).</para>
-/// <para>Memory per entry, on 64-bit: about 68 bytes of map overhead (dictionary entry 24 + bucket 4,
-/// reverse id reference 8, last-touch stamp 8, generation 4, log 2 x 12) plus the id string itself
+/// <para>Lookups go through an open-addressing table of (id reference, hash, row) slots with linear
+/// probing, at most half full: one probe usually finds the slot, and the id's characters are compared
+/// only when the full 32-bit hash matches (a <c>Dictionary</c> reads a bucket, then an entry, then the
+/// key). Hashes are the runtime's randomised string hashes, so crafted ids cannot force long probe
+/// runs; rows, not slots, carry every ordered state, so the model does not depend on them. Eviction
+/// deletes by shifting the following run back (no tombstones).</para>
+/// <para>Memory per entry, on 64-bit: about 76 bytes of map overhead (2 slots x 16, reverse id
+/// reference 8, last-touch stamp 8, generation 4, log 2 x 12) plus the id string itself
 /// (22 + 2 x length bytes, rounded up to 8). Arrays grow by doubling up to <see cref="MaxCount"/>.</para>
 /// <para>Lookups of existing ids do not allocate. Not thread-safe: one owner thread.</para>
 /// </remarks>
 public sealed class IdMap
 {
-    private readonly Dictionary<string, int> _rowById;
+    /// <summary>The largest slot table (a power of two).</summary>
+    private const int MaxSlots = 1 << 30;
+
+    private Slot[] _slots;
+    private int _count;
     private string[] _idByRow;
     private int[] _generationByRow;
     private long[] _lastTouchByRow;
@@ -43,7 +55,7 @@ public sealed class IdMap
         ArgumentOutOfRangeException.ThrowIfLessThan(initialCapacity, 1);
         MaxCount = maxCount;
         int capacity = Math.Min(initialCapacity, maxCount);
-        _rowById = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
+        _slots = new Slot[SlotCountFor(capacity)];
         _idByRow = new string[capacity];
         _generationByRow = new int[capacity];
         _lastTouchByRow = new long[capacity];
@@ -55,7 +67,7 @@ public sealed class IdMap
     public int MaxCount { get; }
 
     /// <summary>Ids held now; their rows are exactly 0..Count-1.</summary>
-    public int Count => _rowById.Count;
+    public int Count => _count;
 
     /// <summary>Rows allocated (at least <see cref="Count"/>); owners size per-row arrays to it.</summary>
     public int Capacity => _idByRow.Length;
@@ -67,10 +79,15 @@ public sealed class IdMap
     public bool IsFull => Count == MaxCount;
 
     /// <summary>Finds the row of an id without marking it active. Does not allocate.</summary>
-    public bool TryGetRow(string id, out int row) => _rowById.TryGetValue(id, out row);
+    public bool TryGetRow(string id, out int row)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        row = FindRow(id, id.GetHashCode());
+        return row >= 0;
+    }
 
     /// <summary>True when the id is held.</summary>
-    public bool Contains(string id) => _rowById.ContainsKey(id);
+    public bool Contains(string id) => TryGetRow(id, out _);
 
     /// <summary>
     /// Returns the id's row and marks it the most recently active; assigns a row (evicting the least
@@ -79,7 +96,9 @@ public sealed class IdMap
     public IdLookup GetOrAdd(string id)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
-        if (_rowById.TryGetValue(id, out int row))
+        int hash = id.GetHashCode();
+        int row = FindRow(id, hash);
+        if (row >= 0)
         {
             MarkActive(row);
             return new IdLookup(row, IsNew: false, EvictedId: null);
@@ -97,13 +116,15 @@ public sealed class IdMap
         else
         {
             row = PopLeastRecent();
+            _count--;
             evictedId = _idByRow[row];
-            _rowById.Remove(evictedId);
+            RemoveSlot(evictedId);
             _generationByRow[row]++;
             EvictionCount++;
         }
 
-        _rowById.Add(id, row);
+        InsertSlot(id, hash, row);
+        _count++;
         _idByRow[row] = id;
         MarkActive(row);
         return new IdLookup(row, IsNew: true, evictedId);
@@ -164,6 +185,88 @@ public sealed class IdMap
         Array.Resize(ref _generationByRow, capacity);
         Array.Resize(ref _lastTouchByRow, capacity);
         ResizeLog(2 * capacity);
+        Rehash(SlotCountFor(capacity));
+    }
+
+    /// <summary>A power of two at least twice the rows, so the table stays at most half full.</summary>
+    private static int SlotCountFor(int rows) => rows <= MaxSlots / 2
+        ? (int)BitOperations.RoundUpToPowerOf2((uint)rows * 2)
+        : throw new InvalidOperationException($"An id map holds at most {MaxSlots / 2} rows at once; lower its maximum count.");
+
+    private int FindRow(string id, int hash)
+    {
+        Slot[] slots = _slots;
+        int mask = slots.Length - 1;
+        for (int i = hash & mask; ; i = (i + 1) & mask)
+        {
+            ref Slot slot = ref slots[i];
+            if (slot.Id is null)
+            {
+                return -1;
+            }
+
+            if (slot.Hash == hash && string.Equals(slot.Id, id))
+            {
+                return slot.Row;
+            }
+        }
+    }
+
+    private void InsertSlot(string id, int hash, int row)
+    {
+        Slot[] slots = _slots;
+        int mask = slots.Length - 1;
+        int i = hash & mask;
+        while (slots[i].Id is not null)
+        {
+            i = (i + 1) & mask;
+        }
+
+        slots[i] = new Slot(id, hash, row);
+    }
+
+    /// <summary>Deletes a held id's slot by shifting back the entries after it that probed past it.</summary>
+    private void RemoveSlot(string id)
+    {
+        Slot[] slots = _slots;
+        int mask = slots.Length - 1;
+        int hash = id.GetHashCode();
+        int hole = hash & mask;
+        while (!(slots[hole].Hash == hash && string.Equals(slots[hole].Id, id)))
+        {
+            hole = (hole + 1) & mask;
+        }
+
+        for (int next = (hole + 1) & mask; slots[next].Id is not null; next = (next + 1) & mask)
+        {
+            // An entry may fill the hole only if its home slot is not cyclically within (hole, next].
+            int home = slots[next].Hash & mask;
+            if (((next - home) & mask) >= ((next - hole) & mask))
+            {
+                slots[hole] = slots[next];
+                hole = next;
+            }
+        }
+
+        slots[hole] = default;
+    }
+
+    private void Rehash(int slotCount)
+    {
+        if (slotCount <= _slots.Length)
+        {
+            return;
+        }
+
+        Slot[] old = _slots;
+        _slots = new Slot[slotCount];
+        foreach (Slot slot in old)
+        {
+            if (slot.Id is not null)
+            {
+                InsertSlot(slot.Id, slot.Hash, slot.Row);
+            }
+        }
     }
 
     private void MarkActive(int row)
@@ -247,4 +350,6 @@ public sealed class IdMap
         _logStamps = stamps;
         _logHead = 0;
     }
+
+    private readonly record struct Slot(string? Id, int Hash, int Row);
 }

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace StreamRec.Core.Engine;
 
 /// <summary>
@@ -71,6 +73,28 @@ public sealed class SeenItems
         if (count < HistoryLength)
         {
             _counts[userRow] = count + 1;
+        }
+    }
+
+    /// <summary>
+    /// Starts loading the part of a user's history that <see cref="Record"/> reads (the most recent
+    /// entries) without waiting for it: histories are 1.6 KB per user at the default length, so a
+    /// random user's is rarely cached. No effect where SSE is missing.
+    /// </summary>
+    public unsafe void Prefetch(int userRow)
+    {
+        if (!Sse.IsSupported || (uint)userRow >= (uint)_counts.Length)
+        {
+            return;
+        }
+
+        int slot = _nextSlot[userRow];
+        fixed (long* entries = _entries)
+        {
+            long* next = entries + ((long)userRow * HistoryLength) + slot;
+            Sse.Prefetch0(next);
+            // The repeat check reads backwards from the slot before it.
+            Sse.Prefetch0(slot == 0 ? next + HistoryLength - 1 : next - 1);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using StreamRec.Contracts.V1;
+using StreamRec.Core.Engine;
 using StreamRec.Core.Model;
 
 namespace StreamRec.Core.Learners;
@@ -88,7 +89,7 @@ public sealed class BiasedMfLearner : FactorLearner
         ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
         float userBias = Users.ReadBias(example.UserRow);
         float itemBias = Items.ReadBias(example.ItemRow);
-        float prediction = (float)GlobalMean + userBias + itemBias + TensorPrimitives.Dot(user, item);
+        float prediction = (float)GlobalMean + userBias + itemBias + VectorKernels.Dot(user, item);
         float lossGradient = 2f * (prediction - example.Value);
         if (!TryClampGradient(ref lossGradient))
         {
@@ -98,13 +99,11 @@ public sealed class BiasedMfLearner : FactorLearner
         float l2 = Resolved.L2;
         float biasL2 = Resolved.BiasL2;
         int userEntry = gradients.Add(Users, example.UserRow);
-        Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
-        TensorPrimitives.MultiplyAdd(item, lossGradient, userGradient, userGradient);
+        gradients.SetScaledSum(userEntry, l2, user, lossGradient, item);
         gradients.Bias(userEntry) = lossGradient + (biasL2 * userBias);
 
         int itemEntry = gradients.Add(Items, example.ItemRow);
-        Span<float> itemGradient = gradients.StartWithL2(itemEntry, item, l2);
-        TensorPrimitives.MultiplyAdd(user, lossGradient, itemGradient, itemGradient);
+        gradients.SetScaledSum(itemEntry, l2, item, lossGradient, user);
         gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
         return true;
     }

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using StreamRec.Core.Engine;
 
 namespace StreamRec.Core.Learners;
 
@@ -25,6 +25,11 @@ public sealed class BprLearner : FactorLearner
     public const int MaxNegativeDraws = 8;
 
     private readonly int[] _negativeRows;
+    // The user gradient's item terms (each drawn negative, then the positive): their rows, the rows'
+    // offsets in the item table and their coefficients.
+    private readonly int[] _itemTermRows;
+    private readonly int[] _itemTermOffsets;
+    private readonly float[] _itemTermGradients;
     private readonly NegativeSampling _sampling;
     private readonly long[] _reservoir;
     private int _reservoirCount;
@@ -35,6 +40,9 @@ public sealed class BprLearner : FactorLearner
         : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
         _negativeRows = new int[options.Negatives];
+        _itemTermRows = new int[1 + options.Negatives];
+        _itemTermOffsets = new int[1 + options.Negatives];
+        _itemTermGradients = new float[1 + options.Negatives];
         _sampling = options.Sampling;
         _reservoir = _sampling == NegativeSampling.Popularity ? new long[PopularityReservoirSize] : [];
     }
@@ -79,16 +87,15 @@ public sealed class BprLearner : FactorLearner
         ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
         ReadOnlySpan<float> positive = Items.ReadRow(example.ItemRow);
         float positiveBias = Items.ReadBias(example.ItemRow);
-        float positiveScore = TensorPrimitives.Dot(user, positive) + positiveBias;
-        float l2 = Resolved.L2;
-        float biasL2 = Resolved.BiasL2;
+        float positiveScore = VectorKernels.Dot(user, positive) + positiveBias;
 
-        int userEntry = gradients.Add(Users, example.UserRow);
-        Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
-        int positiveEntry = gradients.Add(Items, example.ItemRow);
-
-        // Σ_n of the loss gradients: the positive's terms (-Σg·u for i, -Σg·i for u) are added once
-        // after the loop instead of once per negative.
+        // Every loss gradient first, from the parameters as they are before this event. The user
+        // gradient's negative terms are -g_n·j_n; the positive's, Σ g_n·i, come once at the end.
+        int stride = Items.Stride;
+        Span<int> termRows = _itemTermRows;
+        Span<int> termOffsets = _itemTermOffsets;
+        Span<float> termGradients = _itemTermGradients;
+        int terms = 0;
         float lossGradientSum = 0f;
         foreach (int negativeRow in negativeRows)
         {
@@ -97,9 +104,7 @@ public sealed class BprLearner : FactorLearner
                 continue;
             }
 
-            ReadOnlySpan<float> negative = Items.ReadRow(negativeRow);
-            float negativeBias = Items.ReadBias(negativeRow);
-            float margin = positiveScore - (TensorPrimitives.Dot(user, negative) + negativeBias);
+            float margin = positiveScore - (VectorKernels.Dot(user, Items.ReadRow(negativeRow)) + Items.ReadBias(negativeRow));
             // d(-w ln σ(x))/dx = -w σ(-x) = -w / (1 + e^x)
             float lossGradient = -example.Weight / (1f + MathF.Exp(margin));
             if (!TryClampGradient(ref lossGradient))
@@ -108,17 +113,31 @@ public sealed class BprLearner : FactorLearner
             }
 
             lossGradientSum += lossGradient;
-            TensorPrimitives.MultiplyAdd(negative, -lossGradient, userGradient, userGradient);
-            int negativeEntry = gradients.Add(Items, negativeRow);
-            Span<float> negativeGradient = gradients.StartWithL2(negativeEntry, negative, l2);
-            TensorPrimitives.MultiplyAdd(user, -lossGradient, negativeGradient, negativeGradient);
-            gradients.Bias(negativeEntry) = -lossGradient + (biasL2 * negativeBias);
+            termRows[terms] = negativeRow;
+            termOffsets[terms] = negativeRow * stride;
+            termGradients[terms] = -lossGradient;
+            terms++;
         }
 
-        TensorPrimitives.MultiplyAdd(positive, lossGradientSum, userGradient, userGradient);
-        Span<float> positiveGradient = gradients.StartWithL2(positiveEntry, positive, l2);
-        TensorPrimitives.MultiplyAdd(user, lossGradientSum, positiveGradient, positiveGradient);
+        termOffsets[terms] = example.ItemRow * stride;
+        termGradients[terms] = lossGradientSum;
+        float l2 = Resolved.L2;
+        float biasL2 = Resolved.BiasL2;
+        int userEntry = gradients.Add(Users, example.UserRow);
+        gradients.SetWeightedRowSum(userEntry, l2, user, Items.AllVectors, termOffsets[..(terms + 1)], termGradients[..(terms + 1)]);
+
+        int positiveEntry = gradients.Add(Items, example.ItemRow);
+        gradients.SetScaledSum(positiveEntry, l2, positive, lossGradientSum, user);
         gradients.Bias(positiveEntry) = lossGradientSum + (biasL2 * positiveBias);
+
+        for (int t = 0; t < terms; t++)
+        {
+            int negativeRow = termRows[t];
+            int negativeEntry = gradients.Add(Items, negativeRow);
+            gradients.SetScaledSum(negativeEntry, l2, Items.ReadRow(negativeRow), termGradients[t], user);
+            gradients.Bias(negativeEntry) = termGradients[t] + (biasL2 * Items.ReadBias(negativeRow));
+        }
+
         return true;
     }
 

@@ -79,6 +79,9 @@ public sealed class CountLearner : IOnlineRecommender
             _seen.Reset(user.Row);
         }
 
+        // The history loads while the item is looked up.
+        _seen.Prefetch(user.Row);
+
         IdLookup item = Items.GetOrAdd(interaction.ItemId);
         if (item.IsNew)
         {

@@ -120,16 +120,19 @@ public abstract class FactorLearner : IOnlineRecommender
         }
 
         IdLookup user = Users.GetOrAddRow(interaction.UserId);
-        IdLookup item = Items.GetOrAddRow(interaction.ItemId);
-        // Their vectors load while the history and trending counts update.
-        Users.Prefetch(user.Row);
-        Items.Prefetch(item.Row);
-        SyncSideTables();
+        _seen.EnsureCapacity(Users.Ids.Capacity);
         if (user.IsNew)
         {
             _seen.Reset(user.Row);
         }
 
+        // The user's vector and history load while the item is looked up.
+        Users.Prefetch(user.Row);
+        _seen.Prefetch(user.Row);
+        IdLookup item = Items.GetOrAddRow(interaction.ItemId);
+        // Its vector loads while the history and trending counts update.
+        Items.Prefetch(item.Row);
+        Trending.EnsureCapacity(Items.Ids.Capacity);
         if (item.IsNew)
         {
             Trending.Reset(item.Row);

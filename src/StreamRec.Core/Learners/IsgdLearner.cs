@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using StreamRec.Core.Engine;
 
 namespace StreamRec.Core.Learners;
 
@@ -21,12 +21,20 @@ public sealed class IsgdLearner : FactorLearner
     public const string LearnerName = "isgd";
 
     private readonly int[] _negativeRows;
+    // The user gradient's item terms (the positive, then each drawn negative): their rows, the rows'
+    // offsets in the item table and their loss gradients.
+    private readonly int[] _itemTermRows;
+    private readonly int[] _itemTermOffsets;
+    private readonly float[] _itemTermGradients;
 
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public IsgdLearner(LearnerOptions options, SharedItems? sharedItems = null)
         : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
     {
         _negativeRows = new int[options.Negatives];
+        _itemTermRows = new int[1 + options.Negatives];
+        _itemTermOffsets = new int[1 + options.Negatives];
+        _itemTermGradients = new float[1 + options.Negatives];
     }
 
     private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
@@ -42,7 +50,7 @@ public sealed class IsgdLearner : FactorLearner
         ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
         ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
         float itemBias = Items.ReadBias(example.ItemRow);
-        float prediction = TensorPrimitives.Dot(user, item) + itemBias;
+        float prediction = VectorKernels.Dot(user, item) + itemBias;
         // d loss / d prediction = -w (1 - prediction)
         float lossGradient = -example.Weight * (1f - prediction);
         if (!TryClampGradient(ref lossGradient))
@@ -50,17 +58,15 @@ public sealed class IsgdLearner : FactorLearner
             return false;
         }
 
-        float l2 = Resolved.L2;
-        float biasL2 = Resolved.BiasL2;
-        int userEntry = gradients.Add(Users, example.UserRow);
-        Span<float> userGradient = gradients.StartWithL2(userEntry, user, l2);
-        TensorPrimitives.MultiplyAdd(item, lossGradient, userGradient, userGradient);
-
-        int itemEntry = gradients.Add(Items, example.ItemRow);
-        Span<float> itemGradient = gradients.StartWithL2(itemEntry, item, l2);
-        TensorPrimitives.MultiplyAdd(user, lossGradient, itemGradient, itemGradient);
-        gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
-
+        // Every loss gradient first, from the parameters as they are before this event.
+        int stride = Items.Stride;
+        Span<int> termRows = _itemTermRows;
+        Span<int> termOffsets = _itemTermOffsets;
+        Span<float> termGradients = _itemTermGradients;
+        termRows[0] = example.ItemRow;
+        termOffsets[0] = example.ItemRow * stride;
+        termGradients[0] = lossGradient;
+        int terms = 1;
         foreach (int negativeRow in negativeRows)
         {
             if (negativeRow < 0)
@@ -68,20 +74,35 @@ public sealed class IsgdLearner : FactorLearner
                 continue;
             }
 
-            ReadOnlySpan<float> negative = Items.ReadRow(negativeRow);
-            float negativeBias = Items.ReadBias(negativeRow);
             // d loss / d prediction = w (prediction - 0)
-            float negativeGradient = example.Weight * (TensorPrimitives.Dot(user, negative) + negativeBias);
+            float negativeGradient = example.Weight * (VectorKernels.Dot(user, Items.ReadRow(negativeRow)) + Items.ReadBias(negativeRow));
             if (!TryClampGradient(ref negativeGradient))
             {
                 return false;
             }
 
-            TensorPrimitives.MultiplyAdd(negative, negativeGradient, userGradient, userGradient);
+            termRows[terms] = negativeRow;
+            termOffsets[terms] = negativeRow * stride;
+            termGradients[terms] = negativeGradient;
+            terms++;
+        }
+
+        float l2 = Resolved.L2;
+        float biasL2 = Resolved.BiasL2;
+        // u: l2·u + g·i + Σ g_n·j_n, one pass over the user and item rows.
+        int userEntry = gradients.Add(Users, example.UserRow);
+        gradients.SetWeightedRowSum(userEntry, l2, user, Items.AllVectors, termOffsets[..terms], termGradients[..terms]);
+
+        int itemEntry = gradients.Add(Items, example.ItemRow);
+        gradients.SetScaledSum(itemEntry, l2, item, lossGradient, user);
+        gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
+
+        for (int t = 1; t < terms; t++)
+        {
+            int negativeRow = termRows[t];
             int negativeEntry = gradients.Add(Items, negativeRow);
-            Span<float> negativeVector = gradients.StartWithL2(negativeEntry, negative, l2);
-            TensorPrimitives.MultiplyAdd(user, negativeGradient, negativeVector, negativeVector);
-            gradients.Bias(negativeEntry) = negativeGradient + (biasL2 * negativeBias);
+            gradients.SetScaledSum(negativeEntry, l2, Items.ReadRow(negativeRow), termGradients[t], user);
+            gradients.Bias(negativeEntry) = termGradients[t] + (biasL2 * Items.ReadBias(negativeRow));
         }
 
         return true;

@@ -81,7 +81,10 @@ public sealed class LearnerOptions
     /// <summary>Learn an item bias. Default true: with sampled negatives it is how isgd and bpr represent popularity.</summary>
     public bool? UseItemBias { get; set; }
 
-    /// <summary>Sampled negatives per positive (isgd: target 0; bpr: pairs). Default 4.</summary>
+    /// <summary>
+    /// Sampled negatives per positive (isgd: target 0; bpr: pairs). Default 4. isgd accepts 0, the
+    /// original positive-only formulation; bpr needs at least 1.
+    /// </summary>
     public int Negatives { get; set; } = 4;
 
     /// <summary>BPR negative sampling. Default uniform (lets the item bias learn popularity).</summary>
@@ -142,7 +145,7 @@ public sealed class LearnerOptions
         NonNegative(L2, nameof(L2));
         NonNegative(BiasL2, nameof(BiasL2));
         NonNegative(InitSigma, nameof(InitSigma));
-        Range(Negatives, 1, 256, nameof(Negatives));
+        Range(Negatives, Learner == IsgdLearner.LearnerName ? 0 : 1, 256, nameof(Negatives));
         if (Schedule is { } schedule && !Enum.IsDefined(schedule))
         {
             throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown schedule.");

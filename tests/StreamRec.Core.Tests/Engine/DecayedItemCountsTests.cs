@@ -68,4 +68,68 @@ public sealed class DecayedItemCountsTests
             Assert.That(counts.MaxRelativeScore, Is.EqualTo(counts.RelativeScores[0]).Within(1e-3f));
         });
     }
+
+    [Test]
+    public void LogScoresRoundTripAcrossInstancesAndRescales()
+    {
+        // Half-life of one second over 200 seconds: several renormalisations of the scaled counts.
+        var original = new DecayedItemCounts(1000);
+        for (int second = 0; second < 200; second++)
+        {
+            original.Observe(second % 4, 1f + (second % 3), 5_000 + (second * 1000L));
+        }
+
+        var restored = new DecayedItemCounts(1000);
+        restored.RestoreOrigin(original.OriginMs);
+        for (int row = 0; row < 4; row++)
+        {
+            restored.WriteLogScore(row, original.ReadLogScore(row));
+        }
+
+        Assert.Multiple(() =>
+        {
+            for (int row = 0; row < 4; row++)
+            {
+                Assert.That(restored.ReadLogScore(row), Is.EqualTo(original.ReadLogScore(row)).Within(1e-9));
+                Assert.That(restored.ScoreAt(row, 205_000), Is.EqualTo(original.ScoreAt(row, 205_000)).Within(1e-9 * original.ScoreAt(row, 205_000)));
+            }
+
+            // The log score is the exact sum: item 3's events at seconds 3, 7, ..., 199 with weights 1 + (s mod 3).
+            double expected = Math.Log(Enumerable.Range(0, 50).Select(n => (4 * n) + 3).Sum(s => (1 + (s % 3)) * Math.Pow(2, s)));
+            Assert.That(original.ReadLogScore(3), Is.EqualTo(expected).Within(1e-9));
+            Assert.That(original.ScoreAt(3, 205_000), Is.EqualTo(Math.Exp(expected - (200 * Math.Log(2)))).Within(1e-12));
+        });
+    }
+
+    [Test]
+    public void EventsAtTheSameTimeAddTheSameWeight()
+    {
+        var counts = new DecayedItemCounts(HourMs);
+        counts.Observe(0, 1f, 10 * (long)HourMs);
+        counts.Observe(1, 1f, 11 * (long)HourMs);
+        counts.Observe(0, 1f, 11 * (long)HourMs);
+        counts.Observe(1, 1f, 11 * (long)HourMs);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(counts.ScoreAt(0, 11 * (long)HourMs), Is.EqualTo(1.5).Within(1e-12));
+            Assert.That(counts.ScoreAt(1, 11 * (long)HourMs), Is.EqualTo(2.0).Within(1e-12));
+        });
+    }
+
+    [Test]
+    public void AnEventFarAheadKeepsEveryCountFinite()
+    {
+        var counts = new DecayedItemCounts(1000);
+        counts.Observe(0, 1f, 0);
+        counts.Observe(1, 1f, 5_000_000); // 5,000 half-lives later: 2^5000 would overflow any float
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(counts.RelativeScores[1], Is.Positive.And.LessThan(float.PositiveInfinity));
+            Assert.That(counts.RelativeScores[0], Is.Zero);
+            Assert.That(counts.ReadLogScore(1), Is.EqualTo(5_000 * Math.Log(2)).Within(1e-9));
+            Assert.That(counts.MaxRelativeScore, Is.EqualTo(counts.RelativeScores[1]));
+        });
+    }
 }

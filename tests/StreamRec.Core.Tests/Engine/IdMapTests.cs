@@ -142,4 +142,46 @@ public sealed class IdMapTests
             Assert.That(map.RowsByRecency().Select(map.IdAt), Is.EqualTo(reference));
         });
     }
+
+    [Test]
+    public void LookupsStayExactThroughManyEvictionsAndGrowth()
+    {
+        // Evictions delete slots by shifting later entries back: every held id must stay findable
+        // at its row and every evicted id must be gone, however the probe runs interleave.
+        const int maxCount = 300;
+        var map = new IdMap(maxCount, initialCapacity: 2);
+        var held = new HashSet<string>();
+        var random = new Random(11);
+        var wrong = new List<string>();
+        for (int step = 0; step < 30_000; step++)
+        {
+            string id = $"item-{random.Next(2_000)}";
+            IdLookup lookup = map.GetOrAdd(id);
+            held.Add(id);
+            if (lookup.EvictedId is { } evicted)
+            {
+                held.Remove(evicted);
+            }
+
+            if (step % 1_000 == 999)
+            {
+                for (int candidate = 0; candidate < 2_000; candidate++)
+                {
+                    string probe = $"item-{candidate}";
+                    bool found = map.TryGetRow(probe, out int row);
+                    if (found != held.Contains(probe) || (found && map.IdAt(row) != probe))
+                    {
+                        wrong.Add($"{probe} at step {step}");
+                    }
+                }
+            }
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(wrong, Is.Empty);
+            Assert.That(map.Count, Is.EqualTo(maxCount));
+            Assert.That(map.EvictionCount, Is.GreaterThan(10_000));
+        });
+    }
 }

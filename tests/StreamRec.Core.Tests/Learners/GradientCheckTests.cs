@@ -35,6 +35,7 @@ public sealed class GradientCheckTests
         AssertStepIsGradient(before, Parameters.Read(learner, ["a"]), Loss);
     }
 
+    [TestCase(0)]
     [TestCase(1)]
     [TestCase(3)]
     public void IsgdStepWithNegativesMatchesFiniteDifferenceGradient(int negatives)

@@ -13,7 +13,8 @@ public sealed class LearnerOptionsTests
         (nameof(LearnerOptions.BiasLearningRate), o => o.BiasLearningRate = 0f),
         (nameof(LearnerOptions.L2), o => o.L2 = -1f),
         (nameof(LearnerOptions.InitSigma), o => o.InitSigma = float.PositiveInfinity),
-        (nameof(LearnerOptions.Negatives), o => o.Negatives = 0),
+        (nameof(LearnerOptions.Negatives), o => (o.Learner, o.Negatives) = ("bpr", 0)),
+        (nameof(LearnerOptions.Negatives), o => o.Negatives = -1),
         (nameof(LearnerOptions.TrendingHalfLifeHours), o => o.TrendingHalfLifeHours = 0),
         (nameof(LearnerOptions.TrendingBlendWeight), o => o.TrendingBlendWeight = -0.5f),
         (nameof(LearnerOptions.MiniBatchSize), o => o.MiniBatchSize = 0),
@@ -38,6 +39,12 @@ public sealed class LearnerOptionsTests
     public void DefaultOptionsAreValid()
     {
         Assert.That(() => new LearnerOptions().Validate(), Throws.Nothing);
+    }
+
+    [Test]
+    public void IsgdAcceptsNoNegativesAsThePositiveOnlyFormulation()
+    {
+        Assert.That(LearnerFactory.Create(new LearnerOptions { Learner = "isgd", Negatives = 0 }), Is.InstanceOf<IsgdLearner>());
     }
 
     [Test]
