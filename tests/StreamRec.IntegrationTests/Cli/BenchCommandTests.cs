@@ -17,7 +17,7 @@ public sealed class BenchCommandTests
     {
         ["ingest"] = 1,
         ["scaling"] = 4,
-        ["learning"] = 4,
+        ["learning"] = 5,
         ["checkpoints"] = 3,
         ["serving"] = 4,
         ["freshness"] = 2,
