@@ -18,7 +18,7 @@ public sealed class BenchCommandTests
     [Test]
     public async Task IngestRefusesAnInvalidLearnerOption()
     {
-        var (exitCode, _, _) = await CommandLineRunner.RunAsync("bench", "ingest", "--negatives", "0");
+        var (exitCode, _, _) = await CommandLineRunner.RunAsync("bench", "ingest", "--negatives", "1000");
 
         Assert.That(exitCode, Is.EqualTo(ExitCodes.BadInput));
     }
