@@ -168,10 +168,42 @@ public sealed partial class WorkerRuntime
             _ready = false;
             // After an abort this disposes without Close(): the group is not told, as in a crash.
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            if (_abort.IsCancellationRequested)
+            {
+                AnswerQueuedRebalances(_reader);
+            }
+
             _reader.Dispose();
             _consumer.Dispose();
             _deadLetters.Dispose();
             _itemSync?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Answers the rebalance events already queued for a consumer about to be destroyed without Close().
+    /// </summary>
+    /// <remarks>
+    /// librdkafka's destroy waits for the group handler to terminate, and the handler never terminates while an
+    /// assignment it handed to the application is unanswered: destroy without close purges such a queued event
+    /// unserved, and the destroying thread then waits forever. A rebalance that completes after the loop stopped
+    /// (a replica joining as this one crashes) leaves exactly that. Served here, the callbacks see the abort and
+    /// take nothing; queued messages are released unread. Events arriving once destroy has begun are answered by
+    /// librdkafka itself.
+    /// </remarks>
+    private static void AnswerQueuedRebalances(ConsumerBatchReader reader)
+    {
+        try
+        {
+            // Bounded: a queue refilled by the fetcher need not be emptied, only its rebalance events served.
+            for (var i = 0; i < 1000 && reader.Read(TimeSpan.Zero) > 0; i++)
+            {
+                reader.Release();
+            }
+        }
+        catch (KafkaException)
+        {
+            // A consumer failed fatally has no group handler left to wait for.
         }
     }
 
@@ -652,6 +684,13 @@ public sealed partial class WorkerRuntime
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
     {
+        if (_abort.IsCancellationRequested)
+        {
+            // A crashed replica claims no shard and restores nothing; the assignment is only answered
+            // (the cooperative protocol wants every partition back) and dies with the consumer.
+            return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
+        }
+
         _ready = false;
         var positions = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
