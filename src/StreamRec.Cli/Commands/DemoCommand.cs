@@ -31,34 +31,27 @@ public static class DemoCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!DurationText.TryParse(parse.GetValue(duration)!, out var streamFor))
+            var streamFor = await ParseDurationAsync(parse.GetValue(duration), "--duration", "60s, 2m");
+            if (!streamFor.Ok)
             {
-                await Console.Error.WriteLineAsync($"--duration: '{parse.GetValue(duration)}' is not a duration (for example 60s, 2m).");
                 return ExitCodes.BadInput;
             }
 
-            if (!DurationText.TryParse(parse.GetValue(sampleEvery)!, out var sampleInterval))
+            var sampleInterval = await ParseDurationAsync(parse.GetValue(sampleEvery), "--sample-every", "1m, 30s");
+            if (!sampleInterval.Ok)
             {
-                await Console.Error.WriteLineAsync($"--sample-every: '{parse.GetValue(sampleEvery)}' is not a duration (for example 1m, 30s).");
                 return ExitCodes.BadInput;
             }
 
-            var deltaText = parse.GetValue(deltaInterval);
-            TimeSpan? deltaEvery = null;
-            if (deltaText is not null)
+            var deltaEvery = await ParseDurationAsync(parse.GetValue(deltaInterval), "--delta-interval", "250ms, 1s");
+            if (!deltaEvery.Ok)
             {
-                if (!DurationText.TryParse(deltaText, out var parsed))
-                {
-                    await Console.Error.WriteLineAsync($"--delta-interval: '{deltaText}' is not a duration (for example 250ms, 1s).");
-                    return ExitCodes.BadInput;
-                }
-
-                deltaEvery = parsed;
+                return ExitCodes.BadInput;
             }
 
             var options = new DemoOptions
             {
-                Duration = streamFor,
+                Duration = streamFor.Value!.Value,
                 Rate = parse.GetValue(rate),
                 Users = parse.GetValue(users),
                 Items = parse.GetValue(items),
@@ -69,9 +62,9 @@ public static class DemoCommand
                 ReportDirectory = parse.GetValue(report),
                 Seed = parse.GetValue(seed),
                 ProbesPerSecond = parse.GetValue(probesPerSecond),
-                SampleInterval = sampleInterval,
+                SampleInterval = sampleInterval.Value!.Value,
             };
-            if (deltaEvery is { } every)
+            if (deltaEvery.Value is { } every)
             {
                 options = options with { DeltaInterval = every };
             }
@@ -111,4 +104,21 @@ public static class DemoCommand
 
     private static string Growth(double? mibPerHour) =>
         mibPerHour is { } slope ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{slope:+0.0;-0.0} MiB/h") : "- (too few samples)";
+
+    /// <summary>Parses an optional duration option; on a bad value writes an error naming the option.</summary>
+    private static async Task<(bool Ok, TimeSpan? Value)> ParseDurationAsync(string? text, string option, string examples)
+    {
+        if (text is null)
+        {
+            return (true, null);
+        }
+
+        if (DurationText.TryParse(text, out var parsed))
+        {
+            return (true, parsed);
+        }
+
+        await Console.Error.WriteLineAsync($"{option}: '{text}' is not a duration (for example {examples}).");
+        return (false, null);
+    }
 }
