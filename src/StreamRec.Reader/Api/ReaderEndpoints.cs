@@ -46,7 +46,7 @@ internal static class ReaderEndpoints
         return Results.Ok(TrendingFor(model, userId, k));
     }
 
-    private static async Task<IResult> BatchAsync(HttpRequest request, ModelSlot slot, IOptions<ReaderOptions> options)
+    private static async Task<IResult> BatchAsync(HttpRequest request, ModelSlot slot, ApproximateSearch approximate, IOptions<ReaderOptions> options)
     {
         BatchRecommendationsRequest? body;
         try
@@ -116,7 +116,7 @@ internal static class ReaderEndpoints
         // Known users are ranked in passes of several users over the items, all from this generation.
         foreach (var pass in known.Chunk(Ranking.MaxUsersPerPass))
         {
-            var ranked = Ranking.ForUsers(model, [.. pass.Select(p => p.Request)]);
+            var ranked = Ranking.ForUsers(model, [.. pass.Select(p => p.Request)], approximate: approximate);
             for (var i = 0; i < pass.Length; i++)
             {
                 results[pass[i].Index] = new UserRecommendations(users[pass[i].Index], model.Model, model.Generation, model.Version, RecommendationSources.Personalized, ranked[i]);

@@ -24,4 +24,16 @@ internal static partial class ReaderLog
 
     [LoggerMessage(7, LogLevel.Warning, "Subscribing to {Channel} failed; relying on polling until it succeeds")]
     public static partial void SubscribeFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Information, "Approximate index built over {Rows} items of generation {Generation} in {Seconds:0.###} s")]
+    public static partial void ApproximateIndexBuilt(ILogger logger, int rows, long generation, double seconds);
+
+    [LoggerMessage(9, LogLevel.Error, "The approximate index's native library (USearch) cannot be used here; every ranking stays exact")]
+    public static partial void ApproximateIndexUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Warning, "Building the approximate index of generation {Generation} failed; rankings stay exact until a build succeeds")]
+    public static partial void ApproximateIndexBuildFailed(ILogger logger, long generation, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Warning, "Items of generation {Generation} hold a value that is not finite; no approximate index until they change")]
+    public static partial void ApproximateIndexNotFinite(ILogger logger, long generation);
 }

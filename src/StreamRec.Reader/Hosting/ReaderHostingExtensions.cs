@@ -38,8 +38,14 @@ public static class ReaderHostingExtensions
         builder.Services.AddSingleton<ReaderMetrics>();
         builder.Services.AddSingleton(services => new ModelSlot(services.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton<IConnectionMultiplexer>(services => ConnectRedis(services.GetRequiredService<IOptions<ReaderOptions>>().Value));
+        builder.Services.AddSingleton(services =>
+        {
+            var options = services.GetRequiredService<IOptions<ReaderOptions>>().Value;
+            return new ApproximateSearch(options.ApproximateSearchMinItems, options.ApproximateSearchExtraCandidates, services.GetRequiredService<ReaderMetrics>());
+        });
         builder.Services.AddSingleton<RankingBatcher>();
         builder.Services.AddHostedService<ModelFollower>();
+        builder.Services.AddHostedService<ApproximateIndexMaintainer>();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
         {

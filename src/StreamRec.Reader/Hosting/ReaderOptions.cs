@@ -46,6 +46,30 @@ public sealed class ReaderOptions
     /// <summary>Address the HTTP listener binds (0.0.0.0 for every interface).</summary>
     public string HttpHost { get; set; } = "0.0.0.0";
 
+    /// <summary>
+    /// Personalised top-k takes its candidates from an approximate (HNSW) index when the served items number at
+    /// least this many; 0 (the default) ranks exactly over every item always. Candidates are re-scored exactly.
+    /// </summary>
+    public int ApproximateSearchMinItems { get; set; }
+
+    /// <summary>Candidates asked of the index beyond <c>k</c> plus the user's seen items: more raise recall and cost.</summary>
+    public int ApproximateSearchExtraCandidates { get; set; } = 50;
+
+    /// <summary>Graph links per node of the index (HNSW <c>M</c>).</summary>
+    public int ApproximateSearchConnectivity { get; set; } = 16;
+
+    /// <summary>Breadth of the search while inserting (HNSW <c>efConstruction</c>): higher builds a better graph, slower.</summary>
+    public int ApproximateSearchExpansionAdd { get; set; } = 128;
+
+    /// <summary>Least breadth of a query's search (HNSW <c>ef</c>; never below the candidates asked).</summary>
+    public int ApproximateSearchExpansionSearch { get; set; } = 64;
+
+    /// <summary>The index is rebuilt once the rows changed or appended since its build reach this fraction of the items.</summary>
+    public double ApproximateSearchRebuildFraction { get; set; } = 0.05;
+
+    /// <summary>An index this old is rebuilt even if few rows changed (biases and trending drift).</summary>
+    public TimeSpan ApproximateSearchMaxIndexAge { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The Redis settings these options describe (password included; its ToString hides it).</summary>
     public RedisEndpointSettings ToRedisSettings() =>
         RedisEndpointSettings.Parse(RedisEndpoint, nameof(RedisEndpoint)) with { Password = RedisPassword, User = RedisUser, UseTls = RedisTls };
@@ -100,6 +124,41 @@ public sealed class ReaderOptions
         if (!System.Net.IPAddress.TryParse(HttpHost, out _))
         {
             errors.Add($"{nameof(HttpHost)} must be an IP address (0.0.0.0 for every interface), got '{HttpHost}'.");
+        }
+
+        if (ApproximateSearchMinItems < 0)
+        {
+            errors.Add($"{nameof(ApproximateSearchMinItems)} must be 0 (off) or more, got {ApproximateSearchMinItems}.");
+        }
+
+        if (ApproximateSearchExtraCandidates is < 0 or > 10_000)
+        {
+            errors.Add($"{nameof(ApproximateSearchExtraCandidates)} must be from 0 to 10000, got {ApproximateSearchExtraCandidates}.");
+        }
+
+        if (ApproximateSearchConnectivity is < 4 or > 64)
+        {
+            errors.Add($"{nameof(ApproximateSearchConnectivity)} must be from 4 to 64, got {ApproximateSearchConnectivity}.");
+        }
+
+        if (ApproximateSearchExpansionAdd is < 8 or > 4096)
+        {
+            errors.Add($"{nameof(ApproximateSearchExpansionAdd)} must be from 8 to 4096, got {ApproximateSearchExpansionAdd}.");
+        }
+
+        if (ApproximateSearchExpansionSearch is < 1 or > 4096)
+        {
+            errors.Add($"{nameof(ApproximateSearchExpansionSearch)} must be from 1 to 4096, got {ApproximateSearchExpansionSearch}.");
+        }
+
+        if (!(ApproximateSearchRebuildFraction is > 0 and <= 1))
+        {
+            errors.Add($"{nameof(ApproximateSearchRebuildFraction)} must be more than 0 and at most 1, got {ApproximateSearchRebuildFraction}.");
+        }
+
+        if (ApproximateSearchMaxIndexAge < TimeSpan.FromSeconds(1) || ApproximateSearchMaxIndexAge > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{nameof(ApproximateSearchMaxIndexAge)} must be from 1 second to 1 day, got {ApproximateSearchMaxIndexAge}.");
         }
 
         return errors;

@@ -23,6 +23,14 @@ public sealed class ReaderMetrics
         PollFailures = factory.CreateCounter("streamrec_reader_poll_failures_total", "Polls of Redis that failed (the last model is kept).");
         Items = factory.CreateGauge("streamrec_reader_items", "Items in the served model.");
         Users = factory.CreateGauge("streamrec_reader_users", "Users in the served model.");
+        Rankings = factory.CreateCounter("streamrec_reader_rankings_total", "Personalised rankings, by the path that answered (approximate, exact).", "path");
+        ApproximateBuildSeconds = factory.CreateHistogram("streamrec_reader_approximate_index_build_seconds", "Time to build the approximate index.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 16) });
+        ApproximateBuildFailures = factory.CreateCounter("streamrec_reader_approximate_index_build_failures_total", "Builds of the approximate index that failed or were refused (a value not finite).");
+        ApproximateIndexRows = factory.CreateGauge("streamrec_reader_approximate_index_rows", "Rows in the approximate index requests use; 0 without one.");
+        ApproximateLagGenerations = factory.CreateGauge("streamrec_reader_approximate_index_lag_generations", "Served model generation minus the generation the approximate index was built from.");
+        ApproximateUnindexedRows = factory.CreateGauge("streamrec_reader_approximate_index_unindexed_rows", "Served item rows the approximate index does not hold as they are (changed or appended since its build); scored exactly per request.");
+        ApproximateIndexAge = factory.CreateGauge("streamrec_reader_approximate_index_age_seconds", "Seconds since the approximate index requests use was built.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -46,4 +54,18 @@ public sealed class ReaderMetrics
     public Gauge Items { get; }
 
     public Gauge Users { get; }
+
+    public Counter Rankings { get; }
+
+    public Histogram ApproximateBuildSeconds { get; }
+
+    public Counter ApproximateBuildFailures { get; }
+
+    public Gauge ApproximateIndexRows { get; }
+
+    public Gauge ApproximateLagGenerations { get; }
+
+    public Gauge ApproximateUnindexedRows { get; }
+
+    public Gauge ApproximateIndexAge { get; }
 }

@@ -7,12 +7,19 @@ namespace StreamRec.Reader.Serving;
 /// Item rows as served: ids, an id index, row-major vectors, biases (zeros when the learner has none) and
 /// inverse norms for cosine similarity. Immutable once built: an update builds a new table (copy on write),
 /// so requests holding the old one keep reading consistent rows. Thread-safe for reads.
+/// A table and the tables derived from it by <see cref="With"/> share a <see cref="Lineage"/>, in which rows
+/// keep their positions; <see cref="RowRevisions"/> says which rows changed since any earlier revision of it,
+/// so an index built from one revision can tell which of its rows are out of date.
 /// </summary>
 internal sealed class ItemTable
 {
-    private ItemTable(int dimensions, string[] ids, Dictionary<string, int> rows, float[] vectors, float[] biases, QuantizedItems? quantized)
+    private ItemTable(int dimensions, string[] ids, Dictionary<string, int> rows, float[] vectors, float[] biases, QuantizedItems? quantized,
+        ItemLineage lineage, long revision, long[] rowRevisions)
     {
         Dimensions = dimensions;
+        Lineage = lineage;
+        Revision = revision;
+        RowRevisions = rowRevisions;
         Ids = ids;
         Rows = rows;
         Vectors = vectors;
@@ -47,7 +54,16 @@ internal sealed class ItemTable
 
     public int Count => Ids.Length;
 
-    public static ItemTable Empty(int dimensions) => new(dimensions, [], new Dictionary<string, int>(StringComparer.Ordinal), [], [], null);
+    /// <summary>Shared by this table and every table derived from it by <see cref="With"/>; a restore starts a new one.</summary>
+    public ItemLineage Lineage { get; }
+
+    /// <summary>Number of <see cref="With"/> steps from the lineage's first table to this one.</summary>
+    public long Revision { get; }
+
+    /// <summary>Per row, the <see cref="Revision"/> that last wrote it (0 for rows of the first table).</summary>
+    public long[] RowRevisions { get; }
+
+    public static ItemTable Empty(int dimensions) => new(dimensions, [], new Dictionary<string, int>(StringComparer.Ordinal), [], [], null, new ItemLineage(), 0, []);
 
     public static ItemTable From(EmbeddingRows rows)
     {
@@ -59,7 +75,7 @@ internal sealed class ItemTable
 
         float[] vectors = [.. rows.Vectors];
         return new ItemTable(rows.Dimensions, [.. rows.Ids], index, vectors, rows.Biases is null ? new float[rows.Count] : [.. rows.Biases],
-            QuantizedItems.Build(vectors, rows.Dimensions, rows.Count));
+            QuantizedItems.Build(vectors, rows.Dimensions, rows.Count), new ItemLineage(), 0, new long[rows.Count]);
     }
 
     public ReadOnlySpan<float> Vector(int row) => Vectors.AsSpan(row * Dimensions, Dimensions);
@@ -88,6 +104,14 @@ internal sealed class ItemTable
         Biases.CopyTo(biases, 0);
         // Existing rows keep their positions, so the index is shared unless ids were added.
         var index = added == 0 ? (Dictionary<string, int>)Rows : new Dictionary<string, int>((Dictionary<string, int>)Rows, StringComparer.Ordinal);
+        // A second table derived from the same revision would reuse its revision number for other rows: it starts a lineage of its own.
+        var (lineage, revision) = Lineage.TryAdvance(Revision) ? (Lineage, Revision + 1) : (new ItemLineage(), 0L);
+        var rowRevisions = new long[count];
+        if (revision > 0)
+        {
+            RowRevisions.CopyTo(rowRevisions, 0);
+        }
+
         var next = Count;
         var changed = new int[updates.Count];
         for (var i = 0; i < updates.Count; i++)
@@ -103,12 +127,25 @@ internal sealed class ItemTable
             updates.Vector(i).CopyTo(vectors.AsSpan(row * dimensions, dimensions));
             biases[row] = updates.Biases?[i] ?? 0f;
             changed[i] = row;
+            rowRevisions[row] = revision;
         }
 
         // Only the changed rows are quantized again; a table that had no copy (empty, or a value not finite) builds one whole.
         var quantized = Quantized is { } previous && previous.Dimensions == dimensions
             ? previous.With(vectors, count, changed)
             : QuantizedItems.Build(vectors, dimensions, count);
-        return new ItemTable(dimensions, ids, index, vectors, biases, quantized);
+        return new ItemTable(dimensions, ids, index, vectors, biases, quantized, lineage, revision, rowRevisions);
     }
+}
+
+/// <summary>
+/// Identity of a line of item tables derived one from the other. Only one table per revision may be
+/// derived (<see cref="TryAdvance"/>), so a revision number names one content within a lineage. Thread-safe.
+/// </summary>
+internal sealed class ItemLineage
+{
+    private long _newestRevision;
+
+    /// <summary>Claims revision <paramref name="from"/> + 1; false when a table was already derived from <paramref name="from"/>.</summary>
+    public bool TryAdvance(long from) => Interlocked.CompareExchange(ref _newestRevision, from + 1, from) == from;
 }

@@ -107,9 +107,47 @@ internal static class Ranking
     /// the same items and scores as scoring every row in float; otherwise by <see cref="Scanned"/>.
     /// </summary>
     /// <param name="prefilter">False forces the float scan of every row (the reference the prefiltered path is tested against).</param>
-    public static RecommendedItem[][] ForUsers(ServingModel model, ReadOnlySpan<RankRequest> requests, bool prefilter = true)
+    /// <param name="approximate">
+    /// When given and it has an index for these items, each user's candidates come from the index instead
+    /// (<see cref="Approximate"/>), re-scored exactly; a request it cannot answer is ranked exactly.
+    /// </param>
+    public static RecommendedItem[][] ForUsers(ServingModel model, ReadOnlySpan<RankRequest> requests, bool prefilter = true, ApproximateSearch? approximate = null)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(requests.Length, MaxUsersPerPass);
+        if (approximate?.Acquire(model) is { } view)
+        {
+            try
+            {
+                var results = new RecommendedItem[requests.Length][];
+                var answered = 0;
+                for (var b = 0; b < requests.Length; b++)
+                {
+                    if (Approximate(model, view, requests[b], approximate.ExtraCandidates) is { } result)
+                    {
+                        results[b] = result;
+                        answered++;
+                    }
+                    else
+                    {
+                        results[b] = Exact(model, requests.Slice(b, 1), prefilter)[0];
+                    }
+                }
+
+                approximate.Count(answered, requests.Length - answered);
+                return results;
+            }
+            finally
+            {
+                view.Index.Release();
+            }
+        }
+
+        approximate?.Count(0, requests.Length);
+        return Exact(model, requests, prefilter);
+    }
+
+    private static RecommendedItem[][] Exact(ServingModel model, ReadOnlySpan<RankRequest> requests, bool prefilter)
+    {
         if (prefilter && model.Items.Quantized is { } quantized)
         {
             var results = new RecommendedItem[requests.Length][];
@@ -199,6 +237,18 @@ internal static class Ranking
         // Bounds written without slack: a row may reach the top k when upper + slack >= kth lower - slack.
         var threshold = kthLower - (2 * slack);
         var candidates = Candidates(upper[..items.Count], threshold, excluded);
+        return RankCandidates(model, query, candidates, k);
+    }
+
+    /// <summary>
+    /// The top k of <paramref name="candidates"/> (rows, ascending, none excluded), each scored exactly as
+    /// <see cref="Scanned"/> scores every row, with the same element-wise operations, so scores are bit for
+    /// bit the scan's; with rows ascending the scorer's tie rule (lower index first) is the scan's.
+    /// </summary>
+    private static RecommendedItem[] RankCandidates(ServingModel model, ReadOnlySpan<float> query, ReadOnlySpan<int> candidates, int k)
+    {
+        var items = model.Items;
+        var blend = model.BlendWeight != 0f && model.Trending.LogScores.Count > 0 ? model.BlendWeight : 0f;
         var exact = Scratch(ref _candidateScores, candidates.Length);
         var vectors = items.Vectors.AsSpan();
         var dimensions = items.Dimensions;
@@ -207,7 +257,6 @@ internal static class Ranking
             exact[i] = TensorPrimitives.Dot(query, vectors.Slice(candidates[i] * dimensions, dimensions));
         }
 
-        // The same element-wise operations as Finish applies to every row, so each score is bit for bit the scan's.
         var gathered = Scratch(ref _gathered, candidates.Length);
         for (var i = 0; i < candidates.Length; i++)
         {
@@ -225,7 +274,6 @@ internal static class Ranking
             TensorPrimitives.MultiplyAdd(gathered, blend, exact, exact);
         }
 
-        // Candidates are in row order, so the scorer's tie rule (lower index first) is the scan's (lower row first).
         var ranked = Ranked(k);
         var written = (_scorer ??= new TopKScorer()).TopKOfScores(exact, [], ranked);
         var result = new RecommendedItem[written];
@@ -235,6 +283,76 @@ internal static class Ranking
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Approximate top k: the index proposes <c>k + excluded + extra</c> rows by <c>[item, offset]·[user, 1]</c>
+    /// as the items stood at its build; rows it does not hold as they are now (changed or appended since)
+    /// are added; seen rows are left out; and all are ranked by <see cref="RankCandidates"/> from this
+    /// generation. Returned items and scores are therefore exact for the items returned; an item may be
+    /// missing only where the graph search missed it. Null when the query has a value that is not finite or
+    /// the candidates are fewer than the answer needs (the caller ranks exactly).
+    /// </summary>
+    private static RecommendedItem[]? Approximate(ServingModel model, ApproximateView view, RankRequest request, int extraCandidates)
+    {
+        ReadOnlySpan<float> query = request.User.Vector;
+        if (!float.IsFinite(TensorPrimitives.SumOfMagnitudes(query)))
+        {
+            return null;
+        }
+
+        var items = model.Items;
+        var excluded = ExcludedRows(items, request.User, request.ExcludeSeen);
+        excluded.Sort();
+        var distinctExcluded = CountDistinct(excluded);
+        var k = request.K;
+        var rows = _candidates ??= new List<int>();
+        rows.Clear();
+        view.Index.Search(query, (int)Math.Min(view.Index.Count, (long)k + distinctExcluded + extraCandidates), rows);
+        // Rows out of date in the index are scored from the unindexed list instead, so none is ranked twice.
+        var kept = 0;
+        var proposed = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows);
+        foreach (var row in proposed)
+        {
+            if (view.IsIndexed(row))
+            {
+                proposed[kept++] = row;
+            }
+        }
+
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(rows, kept);
+        rows.AddRange(view.Unindexed);
+        rows.Sort();
+        var candidates = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows);
+        kept = 0;
+        foreach (var row in candidates)
+        {
+            if (excluded.BinarySearch(row) < 0)
+            {
+                candidates[kept++] = row;
+            }
+        }
+
+        if (kept < Math.Min(k, items.Count - distinctExcluded))
+        {
+            return null;
+        }
+
+        return RankCandidates(model, query, candidates[..kept], k);
+    }
+
+    private static int CountDistinct(ReadOnlySpan<int> sorted)
+    {
+        var distinct = 0;
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            if (i == 0 || sorted[i] != sorted[i - 1])
+            {
+                distinct++;
+            }
+        }
+
+        return distinct;
     }
 
     /// <summary>Rows, ascending, whose upper bound reaches <paramref name="threshold"/> and that are not in <paramref name="sortedExcluded"/>.</summary>

@@ -15,8 +15,12 @@ internal sealed class RankingBatcher : IAsyncDisposable
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private readonly Task[] _workers;
 
-    public RankingBatcher()
+    private readonly ApproximateSearch? _approximate;
+
+    /// <param name="approximate">Approximate search to rank with where it applies; none ranks every request exactly.</param>
+    public RankingBatcher(ApproximateSearch? approximate = null)
     {
+        _approximate = approximate;
         _workers = [.. Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(WorkAsync))];
     }
 
@@ -76,7 +80,7 @@ internal sealed class RankingBatcher : IAsyncDisposable
 
             try
             {
-                var results = Ranking.ForUsers(taken[0].Model, requests.AsSpan(0, taken.Count));
+                var results = Ranking.ForUsers(taken[0].Model, requests.AsSpan(0, taken.Count), approximate: _approximate);
                 for (var i = 0; i < taken.Count; i++)
                 {
                     taken[i].Result.SetResult(results[i]);
