@@ -53,7 +53,7 @@ public sealed class ReaderOptions
     public int ApproximateSearchMinItems { get; set; }
 
     /// <summary>Candidates asked of the index beyond <c>k</c> plus the user's seen items: more raise recall and cost.</summary>
-    public int ApproximateSearchExtraCandidates { get; set; } = 50;
+    public int ApproximateSearchExtraCandidates { get; set; } = 20;
 
     /// <summary>Graph links per node of the index (HNSW <c>M</c>).</summary>
     public int ApproximateSearchConnectivity { get; set; } = 16;
@@ -68,7 +68,7 @@ public sealed class ReaderOptions
     public double ApproximateSearchRebuildFraction { get; set; } = 0.05;
 
     /// <summary>An index this old is rebuilt even if few rows changed (biases and trending drift).</summary>
-    public TimeSpan ApproximateSearchMaxIndexAge { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan ApproximateSearchMaxIndexAge { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>The Redis settings these options describe (password included; its ToString hides it).</summary>
     public RedisEndpointSettings ToRedisSettings() =>

@@ -24,6 +24,13 @@ internal sealed class ApproximateIndex
     private static float[]? _query;
 
     private readonly USearchIndex _index;
+
+    /// <summary>
+    /// USearch keeps one search context per hardware thread and fails a search when all are taken
+    /// ("Reserve capacity ahead of searches!"), so at most one search per core runs at once; the others
+    /// wait the fraction of a millisecond one takes.
+    /// </summary>
+    private readonly SemaphoreSlim _searchSlots = new(Environment.ProcessorCount);
     private int _references = 1;
 
     private ApproximateIndex(USearchIndex index, ItemTable items, long generation, TimeSpan buildTime)
@@ -116,8 +123,9 @@ internal sealed class ApproximateIndex
     /// <summary>
     /// Appends to <paramref name="rows"/> up to <paramref name="count"/> rows of the largest
     /// <c>[item, offset]·[user, 1]</c> the graph search finds (not in row order). The caller holds a lease.
+    /// False when the native search failed (the caller ranks exactly).
     /// </summary>
-    public void Search(ReadOnlySpan<float> user, int count, List<int> rows)
+    public bool Search(ReadOnlySpan<float> user, int count, List<int> rows)
     {
         var query = _query;
         if (query is null || query.Length != Dimensions + 1)
@@ -127,13 +135,31 @@ internal sealed class ApproximateIndex
 
         user.CopyTo(query);
         query[^1] = 1f;
-        var found = _index.Search(query, count, out var keys, out _);
-        // The wrapper reads its native handle from the object; keep it reachable until the call returns.
-        GC.KeepAlive(_index);
+        int found;
+        ulong[] keys;
+        _searchSlots.Wait();
+        try
+        {
+            found = _index.Search(query, count, out keys, out _);
+        }
+        catch (USearchException)
+        {
+            // Contexts are per hardware thread; a process told it has more cores than the machine has may run out.
+            return false;
+        }
+        finally
+        {
+            _searchSlots.Release();
+            // The wrapper reads its native handle from the object; keep it reachable until the call returns.
+            GC.KeepAlive(_index);
+        }
+
         for (var i = 0; i < found; i++)
         {
             rows.Add((int)keys[i]);
         }
+
+        return true;
     }
 
     /// <summary>Takes a lease for a search; false once the index has been freed (the caller ranks exactly).</summary>

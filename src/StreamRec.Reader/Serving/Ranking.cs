@@ -290,8 +290,9 @@ internal static class Ranking
     /// as the items stood at its build; rows it does not hold as they are now (changed or appended since)
     /// are added; seen rows are left out; and all are ranked by <see cref="RankCandidates"/> from this
     /// generation. Returned items and scores are therefore exact for the items returned; an item may be
-    /// missing only where the graph search missed it. Null when the query has a value that is not finite or
-    /// the candidates are fewer than the answer needs (the caller ranks exactly).
+    /// missing only where the graph search missed it (among rows of equal score, the earliest rows found,
+    /// which need not be the earliest rows). Null when the query has a value that is not finite, the native
+    /// search failed or the candidates are fewer than the answer needs (the caller ranks exactly).
     /// </summary>
     private static RecommendedItem[]? Approximate(ServingModel model, ApproximateView view, RankRequest request, int extraCandidates)
     {
@@ -308,7 +309,11 @@ internal static class Ranking
         var k = request.K;
         var rows = _candidates ??= new List<int>();
         rows.Clear();
-        view.Index.Search(query, (int)Math.Min(view.Index.Count, (long)k + distinctExcluded + extraCandidates), rows);
+        if (!view.Index.Search(query, (int)Math.Min(view.Index.Count, (long)k + distinctExcluded + extraCandidates), rows))
+        {
+            return null;
+        }
+
         // Rows out of date in the index are scored from the unindexed list instead, so none is ranked twice.
         var kept = 0;
         var proposed = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows);

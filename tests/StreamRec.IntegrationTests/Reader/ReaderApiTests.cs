@@ -187,6 +187,13 @@ public sealed class ReaderStartTests
     [TestCase("PollInterval", "00:00:00", "PollInterval")]
     [TestCase("MaxK", "0", "MaxK")]
     [TestCase("HttpHost", "example.com", "HttpHost")]
+    [TestCase("ApproximateSearchMinItems", "-1", "ApproximateSearchMinItems")]
+    [TestCase("ApproximateSearchExtraCandidates", "-1", "ApproximateSearchExtraCandidates")]
+    [TestCase("ApproximateSearchConnectivity", "2", "ApproximateSearchConnectivity")]
+    [TestCase("ApproximateSearchExpansionAdd", "4", "ApproximateSearchExpansionAdd")]
+    [TestCase("ApproximateSearchExpansionSearch", "0", "ApproximateSearchExpansionSearch")]
+    [TestCase("ApproximateSearchRebuildFraction", "0", "ApproximateSearchRebuildFraction")]
+    [TestCase("ApproximateSearchMaxIndexAge", "00:00:00", "ApproximateSearchMaxIndexAge")]
     public void InvalidSetting_StopsTheStartWithAnErrorNamingIt(string setting, string value, string named)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
