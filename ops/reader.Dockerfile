@@ -23,6 +23,9 @@ RUN --mount=type=cache,id=streamrec-nuget,target=/root/.nuget/packages \
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
 # The reader talks to Redis only: no Kafka client, so no native librdkafka and no libsasl2.
+# The approximate index's native library (USearch, linux-x64 only) links OpenMP's runtime; without it
+# the reader logs that approximate search is unavailable and ranks exactly.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 COPY --chmod=0755 ops/http-check.sh /usr/local/bin/http-check
 WORKDIR /app
 COPY --from=build /app ./
