@@ -18,8 +18,12 @@ internal sealed class ApproximateIndexMaintainer(
     ModelSlot slot, ApproximateSearch search, IOptions<ReaderOptions> options, TimeProvider time, ReaderMetrics metrics, ILogger<ApproximateIndexMaintainer> logger)
     : BackgroundService
 {
+    /// <summary>Wait after a failed build before the next attempt, so a build that cannot succeed (out of memory) does not repeat every poll.</summary>
+    private static readonly TimeSpan _retryAfterFailure = TimeSpan.FromMinutes(1);
+
     private readonly ReaderOptions _options = options.Value;
     private long _builtAt;
+    private long? _failedAt;
     private ItemTable? _refused;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -70,7 +74,7 @@ internal sealed class ApproximateIndexMaintainer(
     private bool NeedsBuild(ServingModel model)
     {
         var items = model.Items;
-        if (ReferenceEquals(items, _refused))
+        if (ReferenceEquals(items, _refused) || (_failedAt is { } failedAt && time.GetElapsedTime(failedAt) < _retryAfterFailure))
         {
             return false;
         }
@@ -96,6 +100,7 @@ internal sealed class ApproximateIndexMaintainer(
         catch (USearchException ex)
         {
             metrics.ApproximateBuildFailures.Inc();
+            _failedAt = time.GetTimestamp();
             ReaderLog.ApproximateIndexBuildFailed(logger, model.Generation, ex);
             return;
         }
@@ -110,6 +115,7 @@ internal sealed class ApproximateIndexMaintainer(
 
         search.Publish(built);
         _builtAt = time.GetTimestamp();
+        _failedAt = null;
         metrics.ApproximateBuildSeconds.Observe(built.BuildTime.TotalSeconds);
         ReaderLog.ApproximateIndexBuilt(logger, built.Count, built.Generation, built.BuildTime.TotalSeconds);
     }

@@ -31,7 +31,7 @@ internal static partial class ReaderLog
     [LoggerMessage(9, LogLevel.Error, "The approximate index's native library (USearch) cannot be used here; every ranking stays exact")]
     public static partial void ApproximateIndexUnavailable(ILogger logger, Exception exception);
 
-    [LoggerMessage(10, LogLevel.Warning, "Building the approximate index of generation {Generation} failed; rankings stay exact until a build succeeds")]
+    [LoggerMessage(10, LogLevel.Warning, "Building the approximate index of generation {Generation} failed; the previous index (or exact ranking) serves, retrying in a minute")]
     public static partial void ApproximateIndexBuildFailed(ILogger logger, long generation, Exception exception);
 
     [LoggerMessage(11, LogLevel.Warning, "Items of generation {Generation} hold a value that is not finite; no approximate index until they change")]
