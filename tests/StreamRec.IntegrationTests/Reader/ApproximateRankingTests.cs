@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using StreamRec.Client;
 using StreamRec.Core.Data;
 using StreamRec.Core.Learners;
+using StreamRec.IntegrationTests.Infrastructure;
 using StreamRec.Reader.Serving;
 using StreamRec.Redis.Checkpoints;
 
@@ -17,6 +18,13 @@ public sealed class ApproximateRankingTests
 {
     private const int K = 10;
     private static readonly ApproximateIndexSettings _settings = new(Connectivity: 16, ExpansionAdd: 128, ExpansionSearch: 64);
+
+    /// <summary>
+    /// USearch is a native library (it also needs libgomp); where it cannot load, the reader ranks
+    /// exactly (ApproximateServingTests covers that path too) and these tests report Skipped with the reason.
+    /// </summary>
+    [OneTimeSetUp]
+    public void RequireNativeLibrary() => ApproximateNativeLibrary.RequireOrIgnore();
 
     [Test]
     public void Recall_OnAModelTrainedOnTheSyntheticClickstream_IsAtLeast97Percent()

@@ -14,6 +14,9 @@ public sealed class ApproximateServingTests
 {
     private static readonly TimeSpan _timeout = TimeSpan.FromSeconds(20);
 
+    [OneTimeSetUp]
+    public void RequireNativeLibrary() => ApproximateNativeLibrary.RequireOrIgnore();
+
     [Test]
     public async Task ApproximateReader_AnswersThroughItsIndex_ReachesNewItems_AndRebuildsAfterManyChanges()
     {
