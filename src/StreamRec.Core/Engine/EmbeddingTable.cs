@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace StreamRec.Core.Engine;
@@ -244,27 +245,45 @@ public sealed class EmbeddingTable
     /// </summary>
     internal void ApplyGradient(int row, ReadOnlySpan<float> gradient, float gradientSquaredNorm, float biasGradient, float rate, float biasRate)
     {
-        Span<float> vector = _vectors.AsSpan(row * Stride, Dimensions);
+        VectorKernels.AddScaled(_vectors.AsSpan(row * Stride, Dimensions), -VectorRate(row, gradientSquaredNorm, rate), gradient);
+        StepBias(row, biasGradient, biasRate);
+        _touchedVersion[row] = CurrentVersion;
+    }
+
+    /// <summary>The step size for a row's vector: <paramref name="rate"/>, scaled by the row's AdaGrad
+    /// accumulator (which takes in the gradient's mean square first) when enabled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal float VectorRate(int row, float gradientSquaredNorm, float rate)
+    {
         if (HasAdaGrad)
         {
             float accumulator = _adaGradState[2 * row] += gradientSquaredNorm / Dimensions;
             rate /= MathF.Sqrt(accumulator);
         }
 
-        VectorKernels.AddScaled(vector, -rate, gradient);
-        if (HasBias)
-        {
-            if (HasAdaGrad)
-            {
-                float accumulator = _adaGradState[(2 * row) + 1] += biasGradient * biasGradient;
-                biasRate /= MathF.Sqrt(accumulator);
-            }
+        return rate;
+    }
 
-            _biases[row] -= biasRate * biasGradient;
+    /// <summary>Steps a row's bias (no-op without biases), with AdaGrad when enabled; does not mark the row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void StepBias(int row, float biasGradient, float biasRate)
+    {
+        if (!HasBias)
+        {
+            return;
         }
 
-        _touchedVersion[row] = CurrentVersion;
+        if (HasAdaGrad)
+        {
+            float accumulator = _adaGradState[(2 * row) + 1] += biasGradient * biasGradient;
+            biasRate /= MathF.Sqrt(accumulator);
+        }
+
+        _biases[row] -= biasRate * biasGradient;
     }
+
+    /// <summary>All vectors, writable, for fused steps; callers mark the rows they change.</summary>
+    internal Span<float> AllVectorsForUpdate => _vectors.AsSpan(0, Count * Stride);
 
     /// <summary>
     /// Starts loading a row's vector into the cache without waiting for it. An update touches several

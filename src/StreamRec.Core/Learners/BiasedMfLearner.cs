@@ -22,7 +22,7 @@ public sealed class BiasedMfLearner : FactorLearner
 
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public BiasedMfLearner(LearnerOptions options, SharedItems? sharedItems = null)
-        : base(LearnerName, options, userBias: true, gradientEntriesPerEvent: 2, sharedItems)
+        : base(LearnerName, options, userBias: true, itemTermsPerEvent: 1, sharedItems)
     {
     }
 
@@ -80,31 +80,23 @@ public sealed class BiasedMfLearner : FactorLearner
     private protected override bool Accepts(in Interaction interaction) =>
         interaction.Type == EventType.Rating && float.IsFinite(interaction.Value);
 
-    private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
+    private protected override bool ComputeStep(in TrainingExample example, FactorStep step)
     {
         _ratingSum += example.Value;
         _ratingCount++;
 
-        ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
-        ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
         float userBias = Users.ReadBias(example.UserRow);
         float itemBias = Items.ReadBias(example.ItemRow);
-        float prediction = (float)GlobalMean + userBias + itemBias + VectorKernels.Dot(user, item);
+        float prediction = (float)GlobalMean + userBias + itemBias + VectorKernels.Dot(Users.ReadRow(example.UserRow), Items.ReadRow(example.ItemRow));
         float lossGradient = 2f * (prediction - example.Value);
         if (!TryClampGradient(ref lossGradient))
         {
             return false;
         }
 
-        float l2 = Resolved.L2;
         float biasL2 = Resolved.BiasL2;
-        int userEntry = gradients.Add(Users, example.UserRow);
-        gradients.SetScaledSum(userEntry, l2, user, lossGradient, item);
-        gradients.Bias(userEntry) = lossGradient + (biasL2 * userBias);
-
-        int itemEntry = gradients.Add(Items, example.ItemRow);
-        gradients.SetScaledSum(itemEntry, l2, item, lossGradient, user);
-        gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
+        step.UserBiasGradient = lossGradient + (biasL2 * userBias);
+        step.Add(example.ItemRow, Items.Stride, lossGradient, lossGradient + (biasL2 * itemBias));
         return true;
     }
 }

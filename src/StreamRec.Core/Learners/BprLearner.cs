@@ -24,12 +24,11 @@ public sealed class BprLearner : FactorLearner
     /// <summary>Draws per negative before giving up (only fails when nearly every draw hits the positive).</summary>
     public const int MaxNegativeDraws = 8;
 
-    private readonly int[] _negativeRows;
-    // The user gradient's item terms (each drawn negative, then the positive): their rows, the rows'
-    // offsets in the item table and their coefficients.
-    private readonly int[] _itemTermRows;
-    private readonly int[] _itemTermOffsets;
-    private readonly float[] _itemTermGradients;
+    private readonly int _negatives;
+    // The rows scored per event (the positive, then each negative), their offsets and scores.
+    private readonly int[] _scoredRows;
+    private readonly int[] _scoredOffsets;
+    private readonly float[] _scores;
     private readonly NegativeSampling _sampling;
     private readonly long[] _reservoir;
     private int _reservoirCount;
@@ -37,12 +36,12 @@ public sealed class BprLearner : FactorLearner
 
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public BprLearner(LearnerOptions options, SharedItems? sharedItems = null)
-        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
+        : base(LearnerName, options, userBias: false, itemTermsPerEvent: 1 + options.Negatives, sharedItems)
     {
-        _negativeRows = new int[options.Negatives];
-        _itemTermRows = new int[1 + options.Negatives];
-        _itemTermOffsets = new int[1 + options.Negatives];
-        _itemTermGradients = new float[1 + options.Negatives];
+        _negatives = options.Negatives;
+        _scoredRows = new int[1 + options.Negatives];
+        _scoredOffsets = new int[1 + options.Negatives];
+        _scores = new float[1 + options.Negatives];
         _sampling = options.Sampling;
         _reservoir = _sampling == NegativeSampling.Popularity ? new long[PopularityReservoirSize] : [];
     }
@@ -69,42 +68,45 @@ public sealed class BprLearner : FactorLearner
         }
     }
 
-    private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
+    private protected override bool ComputeStep(in TrainingExample example, FactorStep step)
     {
         if (Items.Count < 2)
         {
             return true; // no item can be a negative yet: nothing to learn from this event
         }
 
+        int stride = Items.Stride;
+        Span<int> rows = _scoredRows;
+        Span<int> offsets = _scoredOffsets;
+        rows[0] = example.ItemRow;
+        offsets[0] = example.ItemRow * stride;
+        int scored = 1;
         // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
-        Span<int> negativeRows = _negativeRows;
-        for (int n = 0; n < negativeRows.Length; n++)
+        for (int n = 0; n < _negatives; n++)
         {
-            negativeRows[n] = SampleNegative(example.ItemRow);
-            Items.Prefetch(negativeRows[n]);
+            int negativeRow = SampleNegative(example.ItemRow);
+            if (negativeRow >= 0)
+            {
+                Items.Prefetch(negativeRow);
+                rows[scored] = negativeRow;
+                offsets[scored] = negativeRow * stride;
+                scored++;
+            }
         }
 
-        ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
-        ReadOnlySpan<float> positive = Items.ReadRow(example.ItemRow);
+        Span<float> scores = _scores.AsSpan(0, scored);
+        FactorStepKernels.Dots(Users.ReadRow(example.UserRow), Items.AllVectors, offsets[..scored], scores);
         float positiveBias = Items.ReadBias(example.ItemRow);
-        float positiveScore = VectorKernels.Dot(user, positive) + positiveBias;
+        float positiveScore = scores[0] + positiveBias;
 
-        // Every loss gradient first, from the parameters as they are before this event. The user
-        // gradient's negative terms are -g_n·j_n; the positive's, Σ g_n·i, come once at the end.
-        int stride = Items.Stride;
-        Span<int> termRows = _itemTermRows;
-        Span<int> termOffsets = _itemTermOffsets;
-        Span<float> termGradients = _itemTermGradients;
-        int terms = 0;
+        // Every loss gradient from the parameters as they are before this event. Negative n's term
+        // is -g_n (on j_n in the user's gradient and on u in j_n's); the positive's, Σ g_n, comes last.
+        float biasL2 = Resolved.BiasL2;
         float lossGradientSum = 0f;
-        foreach (int negativeRow in negativeRows)
+        for (int t = 1; t < scored; t++)
         {
-            if (negativeRow < 0)
-            {
-                continue;
-            }
-
-            float margin = positiveScore - (VectorKernels.Dot(user, Items.ReadRow(negativeRow)) + Items.ReadBias(negativeRow));
+            float negativeBias = Items.ReadBias(rows[t]);
+            float margin = positiveScore - (scores[t] + negativeBias);
             // d(-w ln σ(x))/dx = -w σ(-x) = -w / (1 + e^x)
             float lossGradient = -example.Weight / (1f + MathF.Exp(margin));
             if (!TryClampGradient(ref lossGradient))
@@ -113,31 +115,10 @@ public sealed class BprLearner : FactorLearner
             }
 
             lossGradientSum += lossGradient;
-            termRows[terms] = negativeRow;
-            termOffsets[terms] = negativeRow * stride;
-            termGradients[terms] = -lossGradient;
-            terms++;
+            step.Add(rows[t], stride, -lossGradient, -lossGradient + (biasL2 * negativeBias));
         }
 
-        termOffsets[terms] = example.ItemRow * stride;
-        termGradients[terms] = lossGradientSum;
-        float l2 = Resolved.L2;
-        float biasL2 = Resolved.BiasL2;
-        int userEntry = gradients.Add(Users, example.UserRow);
-        gradients.SetWeightedRowSum(userEntry, l2, user, Items.AllVectors, termOffsets[..(terms + 1)], termGradients[..(terms + 1)]);
-
-        int positiveEntry = gradients.Add(Items, example.ItemRow);
-        gradients.SetScaledSum(positiveEntry, l2, positive, lossGradientSum, user);
-        gradients.Bias(positiveEntry) = lossGradientSum + (biasL2 * positiveBias);
-
-        for (int t = 0; t < terms; t++)
-        {
-            int negativeRow = termRows[t];
-            int negativeEntry = gradients.Add(Items, negativeRow);
-            gradients.SetScaledSum(negativeEntry, l2, Items.ReadRow(negativeRow), termGradients[t], user);
-            gradients.Bias(negativeEntry) = termGradients[t] + (biasL2 * Items.ReadBias(negativeRow));
-        }
-
+        step.Add(example.ItemRow, stride, lossGradientSum, lossGradientSum + (biasL2 * positiveBias));
         return true;
     }
 

@@ -28,6 +28,9 @@ public abstract class FactorLearner : IOnlineRecommender
 {
     private readonly EventWeightOptions _eventWeights;
     private readonly GradientBuffer _gradients;
+    private readonly FactorStep _step;
+    private readonly float[] _itemRates;
+    private readonly float[] _itemSquares;
     private readonly SeenItems _seen;
     private readonly TopKScorer _scorer = new();
     private readonly int _miniBatchSize;
@@ -38,7 +41,7 @@ public abstract class FactorLearner : IOnlineRecommender
     private ScoredRow[] _rankedRows = new ScoredRow[16];
     private int _pendingEvents;
 
-    private protected FactorLearner(string name, LearnerOptions options, bool userBias, int gradientEntriesPerEvent, SharedItems? sharedItems)
+    private protected FactorLearner(string name, LearnerOptions options, bool userBias, int itemTermsPerEvent, SharedItems? sharedItems)
     {
         ArgumentNullException.ThrowIfNull(options);
         ResolvedOptions resolved = options.Resolve(name);
@@ -66,7 +69,10 @@ public abstract class FactorLearner : IOnlineRecommender
         Random = new SeededRandom(options.Seed ^ 0xB5297A4DUL);
         _seen = new SeenItems(options.SeenHistoryLength, Users.Ids.Capacity);
         _excludedRows = new int[options.SeenHistoryLength];
-        _gradients = new GradientBuffer(resolved.Dimensions, options.MiniBatchSize * gradientEntriesPerEvent);
+        _gradients = new GradientBuffer(resolved.Dimensions, options.MiniBatchSize * (1 + itemTermsPerEvent));
+        _step = new FactorStep(itemTermsPerEvent);
+        _itemRates = new float[itemTermsPerEvent];
+        _itemSquares = new float[itemTermsPerEvent];
     }
 
     /// <inheritdoc />
@@ -86,6 +92,12 @@ public abstract class FactorLearner : IOnlineRecommender
 
     /// <summary>Updates skipped because the loss gradient was not finite.</summary>
     public long SkippedUpdates { get; private protected set; }
+
+    /// <summary>
+    /// Per-event steps go through the fused kernels (<see cref="FactorStepKernels"/>) rather than the
+    /// mini-batch buffer; both give the same floats. Tests turn it off to compare them.
+    /// </summary>
+    internal bool FusedSteps { get; set; } = true;
 
     /// <summary>Events whose gradients are computed but not yet applied (always 0 in per-event mode).</summary>
     public int PendingEvents => _pendingEvents;
@@ -142,11 +154,21 @@ public abstract class FactorLearner : IOnlineRecommender
         Trending.Observe(item.Row, weight, interaction.EventTimeMs);
         OnPositive(item.Row);
 
-        int entriesBefore = _gradients.Count;
-        if (!AccumulateGradients(new TrainingExample(user.Row, item.Row, weight, interaction.Value), _gradients))
+        _step.Clear();
+        if (!ComputeStep(new TrainingExample(user.Row, item.Row, weight, interaction.Value), _step))
         {
-            _gradients.Truncate(entriesBefore);
             SkippedUpdates++;
+        }
+        else if (_step.Count > 0)
+        {
+            if (_miniBatchSize == 1 && FusedSteps && _step.Count <= FactorStepKernels.MaxTerms && !_step.HasRepeatedRow)
+            {
+                ApplyFused(user.Row);
+            }
+            else
+            {
+                AddToBuffer(user.Row);
+            }
         }
 
         if (++_pendingEvents >= _miniBatchSize)
@@ -257,10 +279,10 @@ public abstract class FactorLearner : IOnlineRecommender
     }
 
     /// <summary>
-    /// Adds the event's loss gradients to <paramref name="gradients"/>, reading the current
-    /// parameters. Returns false when the step must be skipped (non-finite loss gradient).
+    /// States the event's loss gradients in <paramref name="step"/> (empty: nothing to learn), reading
+    /// the current parameters. Returns false when the step must be skipped (non-finite loss gradient).
     /// </summary>
-    private protected abstract bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients);
+    private protected abstract bool ComputeStep(in TrainingExample example, FactorStep step);
 
     /// <summary>Clamps a loss gradient into [-MaxGradient, MaxGradient]; false when it is not finite.</summary>
     private protected bool TryClampGradient(ref float gradient)
@@ -272,6 +294,62 @@ public abstract class FactorLearner : IOnlineRecommender
 
         gradient = Math.Clamp(gradient, -MaxGradient, MaxGradient);
         return true;
+    }
+
+    /// <summary>Applies <see cref="_step"/> now, in one pass over the rows (per-event mode).</summary>
+    private void ApplyFused(int userRow)
+    {
+        FactorStep step = _step;
+        Span<float> user = Users.RowForUpdate(userRow);
+        Span<float> items = Items.AllVectorsForUpdate;
+        ReadOnlySpan<int> rows = step.Rows;
+        Span<float> itemRates = _itemRates.AsSpan(0, step.Count);
+        float l2 = Resolved.L2;
+        float userRate = _learningRate;
+        if (Resolved.Schedule == LearningRateSchedule.AdaGrad)
+        {
+            Span<float> itemSquares = _itemSquares.AsSpan(0, step.Count);
+            float userSquares = FactorStepKernels.GradientSquares(user, l2, items, step.Offsets, step.Coefficients, itemSquares);
+            userRate = Users.VectorRate(userRow, userSquares, _learningRate);
+            for (int t = 0; t < rows.Length; t++)
+            {
+                itemRates[t] = Items.VectorRate(rows[t], itemSquares[t], _learningRate);
+            }
+        }
+        else
+        {
+            itemRates.Fill(_learningRate);
+        }
+
+        FactorStepKernels.Step(user, userRate, l2, items, step.Offsets, step.Coefficients, itemRates);
+        Users.StepBias(userRow, step.UserBiasGradient, _biasLearningRate);
+        Users.MarkTouched(userRow);
+        ReadOnlySpan<float> biasGradients = step.BiasGradients;
+        for (int t = 0; t < rows.Length; t++)
+        {
+            Items.StepBias(rows[t], biasGradients[t], _biasLearningRate);
+            Items.MarkTouched(rows[t]);
+        }
+    }
+
+    /// <summary>Adds <see cref="_step"/> to the mini-batch buffer: the user's entry, then each item's.</summary>
+    private void AddToBuffer(int userRow)
+    {
+        FactorStep step = _step;
+        float l2 = Resolved.L2;
+        ReadOnlySpan<float> user = Users.ReadRow(userRow);
+        int userEntry = _gradients.Add(Users, userRow);
+        _gradients.SetWeightedRowSum(userEntry, l2, user, Items.AllVectors, step.Offsets, step.Coefficients);
+        _gradients.Bias(userEntry) = step.UserBiasGradient;
+        ReadOnlySpan<int> rows = step.Rows;
+        ReadOnlySpan<float> coefficients = step.Coefficients;
+        ReadOnlySpan<float> biasGradients = step.BiasGradients;
+        for (int t = 0; t < rows.Length; t++)
+        {
+            int itemEntry = _gradients.Add(Items, rows[t]);
+            _gradients.SetScaledSum(itemEntry, l2, Items.ReadRow(rows[t]), coefficients[t], user);
+            _gradients.Bias(itemEntry) = biasGradients[t];
+        }
     }
 
     private static bool WouldEvict(IdMap ids, string id) => ids.IsFull && !ids.Contains(id);

@@ -20,89 +20,68 @@ public sealed class IsgdLearner : FactorLearner
 {
     public const string LearnerName = "isgd";
 
-    private readonly int[] _negativeRows;
-    // The user gradient's item terms (the positive, then each drawn negative): their rows, the rows'
-    // offsets in the item table and their loss gradients.
-    private readonly int[] _itemTermRows;
-    private readonly int[] _itemTermOffsets;
-    private readonly float[] _itemTermGradients;
+    private readonly int _negatives;
+    // The rows scored per event (the positive, then each negative), their offsets and scores.
+    private readonly int[] _scoredRows;
+    private readonly int[] _scoredOffsets;
+    private readonly float[] _scores;
 
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public IsgdLearner(LearnerOptions options, SharedItems? sharedItems = null)
-        : base(LearnerName, options, userBias: false, gradientEntriesPerEvent: 2 + options.Negatives, sharedItems)
+        : base(LearnerName, options, userBias: false, itemTermsPerEvent: 1 + options.Negatives, sharedItems)
     {
-        _negativeRows = new int[options.Negatives];
-        _itemTermRows = new int[1 + options.Negatives];
-        _itemTermOffsets = new int[1 + options.Negatives];
-        _itemTermGradients = new float[1 + options.Negatives];
+        _negatives = options.Negatives;
+        _scoredRows = new int[1 + options.Negatives];
+        _scoredOffsets = new int[1 + options.Negatives];
+        _scores = new float[1 + options.Negatives];
     }
 
-    private protected override bool AccumulateGradients(in TrainingExample example, GradientBuffer gradients)
+    private protected override bool ComputeStep(in TrainingExample example, FactorStep step)
     {
+        int stride = Items.Stride;
+        Span<int> rows = _scoredRows;
+        Span<int> offsets = _scoredOffsets;
+        rows[0] = example.ItemRow;
+        offsets[0] = example.ItemRow * stride;
+        int scored = 1;
         // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
-        Span<int> negativeRows = _negativeRows;
-        for (int n = 0; n < negativeRows.Length; n++)
+        for (int n = 0; n < _negatives; n++)
         {
-            negativeRows[n] = SampleNegative(example.ItemRow);
-            Items.Prefetch(negativeRows[n]);
+            int negativeRow = SampleNegative(example.ItemRow);
+            if (negativeRow >= 0)
+            {
+                Items.Prefetch(negativeRow);
+                rows[scored] = negativeRow;
+                offsets[scored] = negativeRow * stride;
+                scored++;
+            }
         }
 
         ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
-        ReadOnlySpan<float> item = Items.ReadRow(example.ItemRow);
-        float itemBias = Items.ReadBias(example.ItemRow);
-        float prediction = VectorKernels.Dot(user, item) + itemBias;
-        // d loss / d prediction = -w (1 - prediction)
-        float lossGradient = -example.Weight * (1f - prediction);
-        if (!TryClampGradient(ref lossGradient))
+        Span<float> scores = _scores.AsSpan(0, scored);
+        if (scored == 1)
         {
-            return false;
+            scores[0] = VectorKernels.Dot(user, Items.ReadRow(example.ItemRow)); // inlined: no call for the positive-only case
+        }
+        else
+        {
+            FactorStepKernels.Dots(user, Items.AllVectors, offsets[..scored], scores);
         }
 
-        // Every loss gradient first, from the parameters as they are before this event.
-        int stride = Items.Stride;
-        Span<int> termRows = _itemTermRows;
-        Span<int> termOffsets = _itemTermOffsets;
-        Span<float> termGradients = _itemTermGradients;
-        termRows[0] = example.ItemRow;
-        termOffsets[0] = example.ItemRow * stride;
-        termGradients[0] = lossGradient;
-        int terms = 1;
-        foreach (int negativeRow in negativeRows)
+        // Every loss gradient from the parameters as they are before this event: the positive
+        // (d loss / d prediction = -w (1 - prediction)), then each negative (w (prediction - 0)).
+        float biasL2 = Resolved.BiasL2;
+        for (int t = 0; t < scored; t++)
         {
-            if (negativeRow < 0)
-            {
-                continue;
-            }
-
-            // d loss / d prediction = w (prediction - 0)
-            float negativeGradient = example.Weight * (VectorKernels.Dot(user, Items.ReadRow(negativeRow)) + Items.ReadBias(negativeRow));
-            if (!TryClampGradient(ref negativeGradient))
+            float bias = Items.ReadBias(rows[t]);
+            float prediction = scores[t] + bias;
+            float lossGradient = t == 0 ? -example.Weight * (1f - prediction) : example.Weight * prediction;
+            if (!TryClampGradient(ref lossGradient))
             {
                 return false;
             }
 
-            termRows[terms] = negativeRow;
-            termOffsets[terms] = negativeRow * stride;
-            termGradients[terms] = negativeGradient;
-            terms++;
-        }
-
-        float l2 = Resolved.L2;
-        float biasL2 = Resolved.BiasL2;
-        // u: l2·u + g·i + Σ g_n·j_n, one pass over the user and item rows.
-        int userEntry = gradients.Add(Users, example.UserRow);
-        gradients.SetWeightedRowSum(userEntry, l2, user, Items.AllVectors, termOffsets[..terms], termGradients[..terms]);
-
-        int itemEntry = gradients.Add(Items, example.ItemRow);
-        gradients.SetScaledSum(itemEntry, l2, item, lossGradient, user);
-        gradients.Bias(itemEntry) = lossGradient + (biasL2 * itemBias);
-
-        for (int t = 1; t < terms; t++)
-        {
-            int negativeRow = termRows[t];
-            int negativeEntry = gradients.Add(Items, negativeRow);
-            gradients.SetScaledSum(negativeEntry, l2, Items.ReadRow(negativeRow), termGradients[t], user);
-            gradients.Bias(negativeEntry) = termGradients[t] + (biasL2 * Items.ReadBias(negativeRow));
+            step.Add(rows[t], stride, lossGradient, lossGradient + (biasL2 * bias));
         }
 
         return true;
