@@ -158,7 +158,7 @@ internal static class ChunkCodec
     public static IEnumerable<CheckpointChunk> SeenItemChunks(int partition, IReadOnlyDictionary<string, string[]> seen, int targetBytes)
     {
         var users = seen.Keys.ToArray();
-        foreach (var chunk in Cut(users, user => Encoding.UTF8.GetByteCount(user) + RowOverheadBytes + seen[user].Sum(item => Encoding.UTF8.GetByteCount(item) + 2), targetBytes))
+        foreach (var chunk in Cut(users, user => user.Length + RowOverheadBytes + ListBytes(seen[user]), targetBytes))
         {
             var result = new CheckpointChunk { Kind = ChunkKind.SeenItems, Partition = partition };
             for (var i = chunk.Start; i < chunk.Start + chunk.Count; i++)
@@ -171,6 +171,21 @@ internal static class ChunkCodec
 
             yield return result;
         }
+    }
+
+    /// <summary>
+    /// About the encoded size of an id list, from UTF-16 lengths (exact for ASCII ids): every delta re-encodes
+    /// each touched user's whole history, and protobuf measures each id's UTF-8 length again anyway.
+    /// </summary>
+    private static int ListBytes(string[] ids)
+    {
+        var bytes = 0;
+        foreach (var id in ids)
+        {
+            bytes += id.Length + 2;
+        }
+
+        return bytes;
     }
 
     /// <summary>Copies little-endian float32 bytes into <paramref name="destination"/>.</summary>
