@@ -662,6 +662,12 @@ public sealed partial class WorkerRuntime
 
     private void CommitPublishedOffsets()
     {
+        if (_publisher!.PublishedOffsets.IsEmpty)
+        {
+            // The usual loop turn: nothing published since the last one, so no assignment to fetch from librdkafka.
+            return;
+        }
+
         var latest = new Dictionary<TopicPartition, TopicPartitionOffset>();
         while (_publisher!.PublishedOffsets.TryDequeue(out var offset))
         {
