@@ -276,7 +276,7 @@ public sealed partial class WorkerRuntime
     }
 
     /// <summary>Decoded messages per chunk: small enough for the chunk's events to stay in cache between its two passes.</summary>
-    internal const int DecodeChunkSize = 256;
+    private const int DecodeChunkSize = 256;
 
     /// <summary>What the first pass found for a message of the chunk.</summary>
     private enum DecodeOutcome : byte
