@@ -33,8 +33,15 @@ public sealed class ClickEventDecoder
         _ids = ids ?? new IdStringPool();
     }
 
-    /// <summary>Decodes a protobuf-encoded <see cref="ClickEvent"/>.</summary>
-    public bool TryDecodeProtobuf(ReadOnlySpan<byte> payload, out Interaction interaction, out BadEvent bad)
+    /// <summary>Decodes a protobuf-encoded <see cref="ClickEvent"/>, checking its time against the clock now.</summary>
+    public bool TryDecodeProtobuf(ReadOnlySpan<byte> payload, out Interaction interaction, out BadEvent bad) =>
+        TryDecodeProtobuf(payload, _clock.GetUtcNow().ToUnixTimeMilliseconds(), out interaction, out bad);
+
+    /// <summary>
+    /// Decodes a protobuf-encoded <see cref="ClickEvent"/>, checking its time against <paramref name="nowMs"/>
+    /// (for a caller that reads the clock once for many events).
+    /// </summary>
+    public bool TryDecodeProtobuf(ReadOnlySpan<byte> payload, long nowMs, out Interaction interaction, out BadEvent bad)
     {
         interaction = default;
         ReadOnlySpan<byte> user = default, item = default;
@@ -75,15 +82,49 @@ public sealed class ClickEventDecoder
             }
         }
 
-        return TryBuild(user, item, type, value, timeMs, out interaction, out bad);
+        return TryBuild(user, item, type, value, timeMs, nowMs, out interaction, out bad);
     }
+
+    /// <summary>
+    /// Starts loading the pooled strings of a protobuf event's ids (see <see cref="IdStringPool.Prefetch"/>), for a
+    /// caller that decodes a run of events: called a few events ahead of decoding this one, first with
+    /// <paramref name="pooledStrings"/> false, then true. Malformed payloads are ignored here and refused when decoded.
+    /// </summary>
+    public void PrefetchProtobufIds(ReadOnlySpan<byte> payload, bool pooledStrings)
+    {
+        var found = 0;
+        var position = 0;
+        while (found < 2 && position < payload.Length && TryReadVarint(payload, ref position, out var tag))
+        {
+            var field = (int)(tag >> 3);
+            var wireType = (int)(tag & 7);
+            if (field is 1 or 2 && wireType == 2)
+            {
+                if (!TryReadBytes(payload, ref position, out var id))
+                {
+                    return;
+                }
+
+                _ids.Prefetch(id, pooledStrings);
+                found++;
+            }
+            else if (!TrySkip(payload, ref position, wireType))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Decodes a JSON ClickEvent (see <see cref="TryDecodeJson(ReadOnlySpan{byte}, long, out Interaction, out BadEvent)"/>), checking its time against the clock now.</summary>
+    public bool TryDecodeJson(ReadOnlySpan<byte> payload, out Interaction interaction, out BadEvent bad) =>
+        TryDecodeJson(payload, _clock.GetUtcNow().ToUnixTimeMilliseconds(), out interaction, out bad);
 
     /// <summary>
     /// Decodes a JSON ClickEvent: <c>{"user_id": "...", "item_id": "...", "type": "click", "value": 0, "event_time_ms": 0}</c>.
     /// camelCase names are accepted too; <c>type</c> is a name (view, click, add_to_cart, purchase,
-    /// rating) or the protobuf number.
+    /// rating) or the protobuf number. Its time is checked against <paramref name="nowMs"/>.
     /// </summary>
-    public bool TryDecodeJson(ReadOnlySpan<byte> payload, out Interaction interaction, out BadEvent bad)
+    public bool TryDecodeJson(ReadOnlySpan<byte> payload, long nowMs, out Interaction interaction, out BadEvent bad)
     {
         interaction = default;
         Span<byte> userBuffer = stackalloc byte[MaxJsonStringBytes];
@@ -177,10 +218,10 @@ public sealed class ClickEventDecoder
             return Fail(BadEventReason.Malformed, "a JSON string is not valid UTF-8", out bad);
         }
 
-        return TryBuild(user, item, type, value, timeMs, out interaction, out bad);
+        return TryBuild(user, item, type, value, timeMs, nowMs, out interaction, out bad);
     }
 
-    private bool TryBuild(ReadOnlySpan<byte> user, ReadOnlySpan<byte> item, long type, float value, long timeMs, out Interaction interaction, out BadEvent bad)
+    private bool TryBuild(ReadOnlySpan<byte> user, ReadOnlySpan<byte> item, long type, float value, long timeMs, long nowMs, out Interaction interaction, out BadEvent bad)
     {
         interaction = default;
         if (user.IsEmpty)
@@ -210,7 +251,6 @@ public sealed class ClickEventDecoder
             return Fail(BadEventReason.InvalidValue, $"value {value} is not valid for {eventType}", out bad);
         }
 
-        var nowMs = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (timeMs <= 0 || timeMs < nowMs - (long)_options.MaxAge.TotalMilliseconds)
         {
             return Fail(BadEventReason.TimestampTooOld, $"event_time_ms {timeMs} is missing or older than {_options.MaxAge.TotalDays:0.#} days", out bad);

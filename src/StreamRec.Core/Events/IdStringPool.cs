@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 
 namespace StreamRec.Core.Events;
@@ -77,6 +78,36 @@ public sealed class IdStringPool
         Insert(_entries, hash, created);
         _count++;
         return created;
+    }
+
+    /// <summary>
+    /// Starts loading what a later <see cref="Get"/> of <paramref name="utf8"/> reads: with <paramref name="pooledString"/>
+    /// false the table slot, with true the pooled string itself (call it once the slot has had time to arrive).
+    /// Only a hint: it changes nothing, and ids not pooled yet are ignored.
+    /// </summary>
+    /// <remarks>
+    /// Ids arrive in random order over a table and strings too large for the core's caches: each lookup
+    /// otherwise waits on memory twice (the slot, then the string it compares with).
+    /// </remarks>
+    public unsafe void Prefetch(ReadOnlySpan<byte> utf8, bool pooledString)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        var hash = Hash(utf8);
+        var entries = _entries;
+        ref var entry = ref entries[hash & (entries.Length - 1)];
+        if (!pooledString)
+        {
+            // A stale address after the array moved is harmless: a prefetch never faults.
+            Sse.Prefetch0(Unsafe.AsPointer(ref entry));
+        }
+        else if (entry.Hash == hash && entry.Value is { } pooled)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.AsRef(in pooled.GetPinnableReference())));
+        }
     }
 
     private static int Hash(ReadOnlySpan<byte> utf8)

@@ -453,7 +453,7 @@ public sealed class CheckpointStore
     /// a bounded number of writes in flight (pooled buffers are reused and memory stays bounded), then
     /// awaits every write.
     /// </summary>
-    private static async Task<(List<ChunkRef> Refs, long Bytes)> WriteChunksAsync(
+    private async Task<(List<ChunkRef> Refs, long Bytes)> WriteChunksAsync(
         IDatabase db, IEnumerable<CheckpointChunk> chunks, long snapshotId, long deltaSeq, Func<int, RedisKey> keyOf, CancellationToken cancellationToken)
     {
         var refs = new List<ChunkRef>();
@@ -470,7 +470,7 @@ public sealed class CheckpointStore
                     {
                         chunk.SnapshotId = snapshotId;
                         chunk.DeltaSeq = deltaSeq;
-                        var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32);
+                        var (buffer, length) = ChunkCodec.EncodePooled(chunk, out var crc32, Options.ChunkTargetBytes);
                         await encoded.Writer.WriteAsync(new EncodedChunk(chunk, buffer, length, crc32), stop.Token).ConfigureAwait(false);
                     }
 

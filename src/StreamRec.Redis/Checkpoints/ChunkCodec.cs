@@ -48,15 +48,23 @@ internal static class ChunkCodec
     /// Like <see cref="Encode(CheckpointChunk, out uint)"/> into an array rented from <see cref="ArrayPool{T}.Shared"/>;
     /// the value is the first <c>Length</c> bytes. The caller returns the array once the value is sent.
     /// </summary>
-    public static (byte[] Buffer, int Length) EncodePooled(CheckpointChunk chunk, out uint crc32)
+    /// <remarks>
+    /// Written into a growing pooled buffer instead of measured first: protobuf measures every nested id list
+    /// again while writing it, so measuring the whole chunk up front was a third pass over every id of every
+    /// seen-item history in it.
+    /// </remarks>
+    /// <param name="sizeHint">Bytes the value is expected to take (the chunk target size); the buffer grows beyond it when needed.</param>
+    public static (byte[] Buffer, int Length) EncodePooled(CheckpointChunk chunk, out uint crc32, int sizeHint = 64 * 1024)
     {
-        var size = chunk.CalculateSize();
-        var buffer = ArrayPool<byte>.Shared.Rent(size + TrailerLength);
-        chunk.WriteTo(buffer.AsSpan(0, size));
-        crc32 = Crc32.HashToUInt32(buffer.AsSpan(0, size));
-        buffer[size] = ChecksumTag;
-        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(size + 1), crc32);
-        return (buffer, size + TrailerLength);
+        var writer = new PooledBufferWriter(sizeHint + TrailerLength);
+        chunk.WriteTo(writer);
+        var size = writer.Written;
+        var trailer = writer.GetSpan(TrailerLength);
+        crc32 = Crc32.HashToUInt32(writer.Buffer.AsSpan(0, size));
+        trailer[0] = ChecksumTag;
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[1..], crc32);
+        writer.Advance(TrailerLength);
+        return (writer.Buffer, writer.Written);
     }
 
     /// <summary>
@@ -158,7 +166,7 @@ internal static class ChunkCodec
     public static IEnumerable<CheckpointChunk> SeenItemChunks(int partition, IReadOnlyDictionary<string, string[]> seen, int targetBytes)
     {
         var users = seen.Keys.ToArray();
-        foreach (var chunk in Cut(users, user => Encoding.UTF8.GetByteCount(user) + RowOverheadBytes + seen[user].Sum(item => Encoding.UTF8.GetByteCount(item) + 2), targetBytes))
+        foreach (var chunk in Cut(users, user => user.Length + RowOverheadBytes + ListBytes(seen[user]), targetBytes))
         {
             var result = new CheckpointChunk { Kind = ChunkKind.SeenItems, Partition = partition };
             for (var i = chunk.Start; i < chunk.Start + chunk.Count; i++)
@@ -171,6 +179,21 @@ internal static class ChunkCodec
 
             yield return result;
         }
+    }
+
+    /// <summary>
+    /// About the encoded size of an id list, from UTF-16 lengths (exact for ASCII ids): every delta re-encodes
+    /// each touched user's whole history, and protobuf measures each id's UTF-8 length again anyway.
+    /// </summary>
+    private static int ListBytes(string[] ids)
+    {
+        var bytes = 0;
+        foreach (var id in ids)
+        {
+            bytes += id.Length + 2;
+        }
+
+        return bytes;
     }
 
     /// <summary>Copies little-endian float32 bytes into <paramref name="destination"/>.</summary>
@@ -212,6 +235,48 @@ internal static class ChunkCodec
 
             yield return (start, end - start);
             start = end;
+        }
+    }
+
+    /// <summary>An <see cref="IBufferWriter{T}"/> over one array rented from <see cref="ArrayPool{T}.Shared"/>, replaced by a larger one as it fills.</summary>
+    private sealed class PooledBufferWriter(int initialCapacity) : IBufferWriter<byte>
+    {
+        /// <summary>The current array: the caller returns it to the pool once done with the written bytes.</summary>
+        public byte[] Buffer { get; private set; } = ArrayPool<byte>.Shared.Rent(initialCapacity);
+
+        public int Written { get; private set; }
+
+        public void Advance(int count)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(count);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Buffer.Length - Written);
+            Written += count;
+        }
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Reserve(sizeHint);
+            return Buffer.AsMemory(Written);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Reserve(sizeHint);
+            return Buffer.AsSpan(Written);
+        }
+
+        private void Reserve(int sizeHint)
+        {
+            var needed = Written + Math.Max(sizeHint, 1);
+            if (needed <= Buffer.Length)
+            {
+                return;
+            }
+
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Buffer.Length * 2));
+            Buffer.AsSpan(0, Written).CopyTo(grown);
+            ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = grown;
         }
     }
 

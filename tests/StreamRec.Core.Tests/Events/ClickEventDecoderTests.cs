@@ -30,6 +30,23 @@ public sealed class ClickEventDecoderTests
     }
 
     [Test]
+    public void CallerTime_IsWhatTheEventTimeIsCheckedAgainst_InsteadOfTheClock()
+    {
+        var later = _nowMs + 3_600_000;
+        var protobuf = Event("u", "i", EventType.Click, 0, later);
+        var json = Encoding.UTF8.GetBytes($$"""{"user_id": "u", "item_id": "i", "type": "click", "event_time_ms": {{later}}}""");
+
+        Assert.That(_decoder.TryDecodeProtobuf(protobuf, out _, out var bad), Is.False, "an hour ahead of the clock");
+        Assert.That(bad.Reason, Is.EqualTo(BadEventReason.TimestampInFuture));
+        Assert.That(_decoder.TryDecodeProtobuf(protobuf, later, out var interaction, out _), Is.True, "not ahead of the time given");
+        Assert.That(interaction.EventTimeMs, Is.EqualTo(later));
+        Assert.That(_decoder.TryDecodeJson(json, out _, out _), Is.False);
+        Assert.That(_decoder.TryDecodeJson(json, later, out _, out _), Is.True);
+        Assert.That(_decoder.TryDecodeProtobuf(Event("u", "i", EventType.Click, 0, _nowMs), later + (long)TimeSpan.FromDays(3651).TotalMilliseconds, out _, out bad), Is.False);
+        Assert.That(bad.Reason, Is.EqualTo(BadEventReason.TimestampTooOld));
+    }
+
+    [Test]
     public void Protobuf_UnknownFieldsFromNewerProducers_AreSkipped()
     {
         var payload = Event("u", "i", EventType.Click, 0, _nowMs)

@@ -36,6 +36,36 @@ public sealed class WorkerRuntimeTests : EmbeddedKafkaWorkerFixture
     }
 
     [Test]
+    public async Task LiveEvaluation_TestsEventsOfKnownUsers_AndReportsRecall_OnlyWhenTurnedOn()
+    {
+        using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 5_000);
+        foreach (var perSecond in new[] { 0, 1000 })
+        {
+            var options = Options();
+            options.LiveEvaluationsPerSecond = perSecond;
+            options.GroupId = $"live-{perSecond}";
+            var worker = new WorkerRuntime(options, new InMemoryShardCheckpoints(), NullLogger.Instance);
+            using var stop = new CancellationTokenSource();
+
+            var running = worker.RunAsync(stop.Token);
+            Eventually.Until(() => worker.Status.AppliedEvents == producer.Good, TimeSpan.FromSeconds(60), "every event applied");
+            var recall = worker.Status.LiveRecall;
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+            if (perSecond == 0)
+            {
+                Assert.That(recall, Is.Null, "no event is tested when live evaluation is off");
+            }
+            else
+            {
+                Assert.That(recall, Is.InRange(0.0, 1.0), "events of users seen before were tested");
+            }
+        }
+    }
+
+    [Test]
     public async Task RestartedWorker_ResumesFromItsCheckpoint_WithoutApplyingAnythingTwice()
     {
         using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
