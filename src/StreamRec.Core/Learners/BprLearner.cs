@@ -1,5 +1,3 @@
-using StreamRec.Core.Engine;
-
 namespace StreamRec.Core.Learners;
 
 /// <summary>
@@ -25,10 +23,6 @@ public sealed class BprLearner : FactorLearner
     public const int MaxNegativeDraws = 8;
 
     private readonly int _negatives;
-    // The rows scored per event (the positive, then each negative), their offsets and scores.
-    private readonly int[] _scoredRows;
-    private readonly int[] _scoredOffsets;
-    private readonly float[] _scores;
     private readonly NegativeSampling _sampling;
     private readonly long[] _reservoir;
     private int _reservoirCount;
@@ -39,9 +33,6 @@ public sealed class BprLearner : FactorLearner
         : base(LearnerName, options, userBias: false, itemTermsPerEvent: 1 + options.Negatives, sharedItems)
     {
         _negatives = options.Negatives;
-        _scoredRows = new int[1 + options.Negatives];
-        _scoredOffsets = new int[1 + options.Negatives];
-        _scores = new float[1 + options.Negatives];
         _sampling = options.Sampling;
         _reservoir = _sampling == NegativeSampling.Popularity ? new long[PopularityReservoirSize] : [];
     }
@@ -75,27 +66,8 @@ public sealed class BprLearner : FactorLearner
             return true; // no item can be a negative yet: nothing to learn from this event
         }
 
+        ScoreWithNegatives(example, _negatives, out ReadOnlySpan<int> rows, out ReadOnlySpan<float> scores);
         int stride = Items.Stride;
-        Span<int> rows = _scoredRows;
-        Span<int> offsets = _scoredOffsets;
-        rows[0] = example.ItemRow;
-        offsets[0] = example.ItemRow * stride;
-        int scored = 1;
-        // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
-        for (int n = 0; n < _negatives; n++)
-        {
-            int negativeRow = SampleNegative(example.ItemRow);
-            if (negativeRow >= 0)
-            {
-                Items.Prefetch(negativeRow);
-                rows[scored] = negativeRow;
-                offsets[scored] = negativeRow * stride;
-                scored++;
-            }
-        }
-
-        Span<float> scores = _scores.AsSpan(0, scored);
-        FactorStepKernels.Dots(Users.ReadRow(example.UserRow), Items.AllVectors, offsets[..scored], scores);
         float positiveBias = Items.ReadBias(example.ItemRow);
         float positiveScore = scores[0] + positiveBias;
 
@@ -103,7 +75,7 @@ public sealed class BprLearner : FactorLearner
         // is -g_n (on j_n in the user's gradient and on u in j_n's); the positive's, Σ g_n, comes last.
         float biasL2 = Resolved.BiasL2;
         float lossGradientSum = 0f;
-        for (int t = 1; t < scored; t++)
+        for (int t = 1; t < rows.Length; t++)
         {
             float negativeBias = Items.ReadBias(rows[t]);
             float margin = positiveScore - (scores[t] + negativeBias);
@@ -122,7 +94,7 @@ public sealed class BprLearner : FactorLearner
         return true;
     }
 
-    private int SampleNegative(int positiveRow)
+    private protected override int SampleNegative(int positiveRow)
     {
         int itemCount = Items.Count;
         for (int draw = 0; draw < MaxNegativeDraws; draw++)

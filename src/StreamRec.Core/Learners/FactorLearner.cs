@@ -31,6 +31,10 @@ public abstract class FactorLearner : IOnlineRecommender
     private readonly FactorStep _step;
     private readonly float[] _itemRates;
     private readonly float[] _itemSquares;
+    // The rows scored per event (the positive, then each drawn negative), their offsets and scores.
+    private readonly int[] _scoredRows;
+    private readonly int[] _scoredOffsets;
+    private readonly float[] _scores;
     private readonly SeenItems _seen;
     private readonly TopKScorer _scorer = new();
     private readonly int _miniBatchSize;
@@ -73,6 +77,9 @@ public abstract class FactorLearner : IOnlineRecommender
         _step = new FactorStep(itemTermsPerEvent);
         _itemRates = new float[itemTermsPerEvent];
         _itemSquares = new float[itemTermsPerEvent];
+        _scoredRows = new int[itemTermsPerEvent];
+        _scoredOffsets = new int[itemTermsPerEvent];
+        _scores = new float[itemTermsPerEvent];
     }
 
     /// <inheritdoc />
@@ -283,6 +290,50 @@ public abstract class FactorLearner : IOnlineRecommender
     /// the current parameters. Returns false when the step must be skipped (non-finite loss gradient).
     /// </summary>
     private protected abstract bool ComputeStep(in TrainingExample example, FactorStep step);
+
+    /// <summary>A negative for the positive row, or -1 when none could be drawn (learners that sample negatives override it).</summary>
+    private protected virtual int SampleNegative(int positiveRow) => -1;
+
+    /// <summary>
+    /// Draws <paramref name="negatives"/> negatives (draws of -1 are dropped) and scores the positive
+    /// and each against the user, from the parameters as they are now: <paramref name="rows"/> holds
+    /// the positive's row then the negatives', <paramref name="scores"/> their dot products with the user.
+    /// </summary>
+    private protected void ScoreWithNegatives(in TrainingExample example, int negatives, out ReadOnlySpan<int> rows, out ReadOnlySpan<float> scores)
+    {
+        int stride = Items.Stride;
+        Span<int> scoredRows = _scoredRows;
+        Span<int> offsets = _scoredOffsets;
+        scoredRows[0] = example.ItemRow;
+        offsets[0] = example.ItemRow * stride;
+        int scored = 1;
+        // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
+        for (int n = 0; n < negatives; n++)
+        {
+            int negativeRow = SampleNegative(example.ItemRow);
+            if (negativeRow >= 0)
+            {
+                Items.Prefetch(negativeRow);
+                scoredRows[scored] = negativeRow;
+                offsets[scored] = negativeRow * stride;
+                scored++;
+            }
+        }
+
+        ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
+        Span<float> scoresOut = _scores.AsSpan(0, scored);
+        if (scored == 1)
+        {
+            scoresOut[0] = VectorKernels.Dot(user, Items.ReadRow(example.ItemRow)); // inlined: no call for the positive-only case
+        }
+        else
+        {
+            FactorStepKernels.Dots(user, Items.AllVectors, offsets[..scored], scoresOut);
+        }
+
+        rows = scoredRows[..scored];
+        scores = scoresOut;
+    }
 
     /// <summary>Clamps a loss gradient into [-MaxGradient, MaxGradient]; false when it is not finite.</summary>
     private protected bool TryClampGradient(ref float gradient)

@@ -1,5 +1,3 @@
-using StreamRec.Core.Engine;
-
 namespace StreamRec.Core.Learners;
 
 /// <summary>
@@ -21,57 +19,22 @@ public sealed class IsgdLearner : FactorLearner
     public const string LearnerName = "isgd";
 
     private readonly int _negatives;
-    // The rows scored per event (the positive, then each negative), their offsets and scores.
-    private readonly int[] _scoredRows;
-    private readonly int[] _scoredOffsets;
-    private readonly float[] _scores;
 
     /// <param name="sharedItems">Item state shared with other shards' learners, or null for items of its own.</param>
     public IsgdLearner(LearnerOptions options, SharedItems? sharedItems = null)
         : base(LearnerName, options, userBias: false, itemTermsPerEvent: 1 + options.Negatives, sharedItems)
     {
         _negatives = options.Negatives;
-        _scoredRows = new int[1 + options.Negatives];
-        _scoredOffsets = new int[1 + options.Negatives];
-        _scores = new float[1 + options.Negatives];
     }
 
     private protected override bool ComputeStep(in TrainingExample example, FactorStep step)
     {
+        ScoreWithNegatives(example, _negatives, out ReadOnlySpan<int> rows, out ReadOnlySpan<float> scores);
         int stride = Items.Stride;
-        Span<int> rows = _scoredRows;
-        Span<int> offsets = _scoredOffsets;
-        rows[0] = example.ItemRow;
-        offsets[0] = example.ItemRow * stride;
-        int scored = 1;
-        // Draw every negative first so that their rows load together (see EmbeddingTable.Prefetch).
-        for (int n = 0; n < _negatives; n++)
-        {
-            int negativeRow = SampleNegative(example.ItemRow);
-            if (negativeRow >= 0)
-            {
-                Items.Prefetch(negativeRow);
-                rows[scored] = negativeRow;
-                offsets[scored] = negativeRow * stride;
-                scored++;
-            }
-        }
-
-        ReadOnlySpan<float> user = Users.ReadRow(example.UserRow);
-        Span<float> scores = _scores.AsSpan(0, scored);
-        if (scored == 1)
-        {
-            scores[0] = VectorKernels.Dot(user, Items.ReadRow(example.ItemRow)); // inlined: no call for the positive-only case
-        }
-        else
-        {
-            FactorStepKernels.Dots(user, Items.AllVectors, offsets[..scored], scores);
-        }
-
         // Every loss gradient from the parameters as they are before this event: the positive
         // (d loss / d prediction = -w (1 - prediction)), then each negative (w (prediction - 0)).
         float biasL2 = Resolved.BiasL2;
-        for (int t = 0; t < scored; t++)
+        for (int t = 0; t < rows.Length; t++)
         {
             float bias = Items.ReadBias(rows[t]);
             float prediction = scores[t] + bias;
@@ -88,7 +51,7 @@ public sealed class IsgdLearner : FactorLearner
     }
 
     /// <summary>A uniformly drawn held item other than the positive, or -1 (see <see cref="BprLearner.MaxNegativeDraws"/>).</summary>
-    private int SampleNegative(int positiveRow)
+    private protected override int SampleNegative(int positiveRow)
     {
         int itemCount = Items.Count;
         if (itemCount < 2)
