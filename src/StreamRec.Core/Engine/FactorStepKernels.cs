@@ -94,7 +94,9 @@ internal static class FactorStepKernels
 
     /// <summary>
     /// The squared norms of the user's gradient (returned) and of each item's
-    /// (<paramref name="itemSquares"/>), for AdaGrad, which needs them before the step.
+    /// (<paramref name="itemSquares"/>), for AdaGrad, which needs them before the step. The user's and
+    /// any item not taken four at a time come from <see cref="VectorKernels.WeightedRowSum"/> and
+    /// <see cref="VectorKernels.ScaledSum"/> themselves (their gradients land in <paramref name="scratch"/>).
     /// </summary>
     /// <param name="user">The user row (<c>Dimensions</c> floats).</param>
     /// <param name="l2">L2 coefficient.</param>
@@ -102,33 +104,33 @@ internal static class FactorStepKernels
     /// <param name="offsets">Each term's row start in <paramref name="items"/>.</param>
     /// <param name="coefficients">Each term's loss gradient <c>c_t</c>.</param>
     /// <param name="itemSquares">Receives each term's squared gradient norm.</param>
-    public static float GradientSquares(ReadOnlySpan<float> user, float l2, ReadOnlySpan<float> items, ReadOnlySpan<int> offsets, ReadOnlySpan<float> coefficients, Span<float> itemSquares)
+    /// <param name="scratch">A row's worth of floats the kernels may overwrite.</param>
+    public static float GradientSquares(ReadOnlySpan<float> user, float l2, ReadOnlySpan<float> items, ReadOnlySpan<int> offsets, ReadOnlySpan<float> coefficients, Span<float> itemSquares, Span<float> scratch)
     {
         int length = user.Length;
         int count = Check(length, items, offsets, coefficients, itemSquares.Length);
-        ref float us = ref MemoryMarshal.GetReference(user);
-        ref float rs = ref MemoryMarshal.GetReference(items);
-        ref int os = ref MemoryMarshal.GetReference(offsets);
-        ref float cs = ref MemoryMarshal.GetReference(coefficients);
+        Span<float> gradient = scratch[..length];
         int first = 0;
         if (Vector512.IsHardwareAccelerated && length % Vector512<float>.Count == 0)
         {
-            // Four rows side by side; each row's lanes add up in the same order as alone.
+            ref float us = ref MemoryMarshal.GetReference(user);
+            ref float rs = ref MemoryMarshal.GetReference(items);
+            // Four rows side by side; each row's lanes add up in the same order as ScaledSum's alone.
             for (; first <= count - 4; first += 4)
             {
-                ref float r0 = ref Unsafe.Add(ref rs, Unsafe.Add(ref os, first));
-                ref float r1 = ref Unsafe.Add(ref rs, Unsafe.Add(ref os, first + 1));
-                ref float r2 = ref Unsafe.Add(ref rs, Unsafe.Add(ref os, first + 2));
-                ref float r3 = ref Unsafe.Add(ref rs, Unsafe.Add(ref os, first + 3));
-                float c0 = Unsafe.Add(ref cs, first), c1 = Unsafe.Add(ref cs, first + 1), c2 = Unsafe.Add(ref cs, first + 2), c3 = Unsafe.Add(ref cs, first + 3);
+                ref float r0 = ref Unsafe.Add(ref rs, offsets[first]);
+                ref float r1 = ref Unsafe.Add(ref rs, offsets[first + 1]);
+                ref float r2 = ref Unsafe.Add(ref rs, offsets[first + 2]);
+                ref float r3 = ref Unsafe.Add(ref rs, offsets[first + 3]);
+                float c0 = coefficients[first], c1 = coefficients[first + 1], c2 = coefficients[first + 2], c3 = coefficients[first + 3];
                 Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero, a2 = Vector512<float>.Zero, a3 = Vector512<float>.Zero;
-                for (int j = 0; j < length; j += Vector512<float>.Count)
+                for (int k = 0; k < length; k += Vector512<float>.Count)
                 {
-                    Vector512<float> u = Vector512.LoadUnsafe(ref us, (nuint)j);
-                    Vector512<float> g0 = ItemGradient(Vector512.LoadUnsafe(ref r0, (nuint)j), u, l2, c0);
-                    Vector512<float> g1 = ItemGradient(Vector512.LoadUnsafe(ref r1, (nuint)j), u, l2, c1);
-                    Vector512<float> g2 = ItemGradient(Vector512.LoadUnsafe(ref r2, (nuint)j), u, l2, c2);
-                    Vector512<float> g3 = ItemGradient(Vector512.LoadUnsafe(ref r3, (nuint)j), u, l2, c3);
+                    Vector512<float> u = Vector512.LoadUnsafe(ref us, (nuint)k);
+                    Vector512<float> g0 = ItemGradient(Vector512.LoadUnsafe(ref r0, (nuint)k), u, l2, c0);
+                    Vector512<float> g1 = ItemGradient(Vector512.LoadUnsafe(ref r1, (nuint)k), u, l2, c1);
+                    Vector512<float> g2 = ItemGradient(Vector512.LoadUnsafe(ref r2, (nuint)k), u, l2, c2);
+                    Vector512<float> g3 = ItemGradient(Vector512.LoadUnsafe(ref r3, (nuint)k), u, l2, c3);
                     a0 = Vector512.MultiplyAddEstimate(g0, g0, a0);
                     a1 = Vector512.MultiplyAddEstimate(g1, g1, a1);
                     a2 = Vector512.MultiplyAddEstimate(g2, g2, a2);
@@ -144,57 +146,10 @@ internal static class FactorStepKernels
 
         for (int t = first; t < count; t++)
         {
-            itemSquares[t] = ItemGradientSquares(ref us, ref Unsafe.Add(ref rs, Unsafe.Add(ref os, t)), length, l2, Unsafe.Add(ref cs, t));
+            itemSquares[t] = VectorKernels.ScaledSum(gradient, l2, items.Slice(offsets[t], length), coefficients[t], user);
         }
 
-        int k = 0;
-        float squares = 0f;
-        if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
-        {
-            Vector512<float> accumulator = Vector512<float>.Zero;
-            for (; k <= length - Vector512<float>.Count; k += Vector512<float>.Count)
-            {
-                Vector512<float> gradient = l2 == 0f ? Vector512<float>.Zero : Vector512.LoadUnsafe(ref us, (nuint)k) * Vector512.Create(l2);
-                for (int t = 0; t < count; t++)
-                {
-                    gradient = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref rs, (nuint)(Unsafe.Add(ref os, t) + k)), Vector512.Create(Unsafe.Add(ref cs, t)), gradient);
-                }
-
-                accumulator = Vector512.MultiplyAddEstimate(gradient, gradient, accumulator);
-            }
-
-            squares = Vector512.Sum(accumulator);
-        }
-
-        if (Vector256.IsHardwareAccelerated && length - k >= Vector256<float>.Count)
-        {
-            Vector256<float> accumulator = Vector256<float>.Zero;
-            for (; k <= length - Vector256<float>.Count; k += Vector256<float>.Count)
-            {
-                Vector256<float> gradient = l2 == 0f ? Vector256<float>.Zero : Vector256.LoadUnsafe(ref us, (nuint)k) * Vector256.Create(l2);
-                for (int t = 0; t < count; t++)
-                {
-                    gradient = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref rs, (nuint)(Unsafe.Add(ref os, t) + k)), Vector256.Create(Unsafe.Add(ref cs, t)), gradient);
-                }
-
-                accumulator = Vector256.MultiplyAddEstimate(gradient, gradient, accumulator);
-            }
-
-            squares += Vector256.Sum(accumulator);
-        }
-
-        for (; k < length; k++)
-        {
-            float gradient = l2 == 0f ? 0f : Unsafe.Add(ref us, k) * l2;
-            for (int t = 0; t < count; t++)
-            {
-                gradient = float.MultiplyAddEstimate(Unsafe.Add(ref rs, Unsafe.Add(ref os, t) + k), Unsafe.Add(ref cs, t), gradient);
-            }
-
-            squares = float.MultiplyAddEstimate(gradient, gradient, squares);
-        }
-
-        return squares;
+        return VectorKernels.WeightedRowSum(gradient, l2, user, items, offsets, coefficients);
     }
 
     /// <summary>Applies the step: the user row moves by <c>-userRate·g_u</c>, item row t by <c>-itemRates[t]·g_t</c>.</summary>
@@ -260,44 +215,6 @@ internal static class FactorStepKernels
 
             Unsafe.Add(ref us, k) = float.MultiplyAddEstimate(userGradient, -userRate, u);
         }
-    }
-
-    /// <summary>Σ (l2·item + c·u)², summed as <see cref="VectorKernels.ScaledSum"/> sums it.</summary>
-    private static float ItemGradientSquares(ref float us, ref float item, int length, float l2, float c)
-    {
-        int k = 0;
-        float squares = 0f;
-        if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
-        {
-            Vector512<float> accumulator = Vector512<float>.Zero;
-            for (; k <= length - Vector512<float>.Count; k += Vector512<float>.Count)
-            {
-                Vector512<float> gradient = ItemGradient(Vector512.LoadUnsafe(ref item, (nuint)k), Vector512.LoadUnsafe(ref us, (nuint)k), l2, c);
-                accumulator = Vector512.MultiplyAddEstimate(gradient, gradient, accumulator);
-            }
-
-            squares = Vector512.Sum(accumulator);
-        }
-
-        if (Vector256.IsHardwareAccelerated && length - k >= Vector256<float>.Count)
-        {
-            Vector256<float> accumulator = Vector256<float>.Zero;
-            for (; k <= length - Vector256<float>.Count; k += Vector256<float>.Count)
-            {
-                Vector256<float> gradient = ItemGradient(Vector256.LoadUnsafe(ref item, (nuint)k), Vector256.LoadUnsafe(ref us, (nuint)k), l2, c);
-                accumulator = Vector256.MultiplyAddEstimate(gradient, gradient, accumulator);
-            }
-
-            squares += Vector256.Sum(accumulator);
-        }
-
-        for (; k < length; k++)
-        {
-            float gradient = ItemGradient(Unsafe.Add(ref item, k), Unsafe.Add(ref us, k), l2, c);
-            squares = float.MultiplyAddEstimate(gradient, gradient, squares);
-        }
-
-        return squares;
     }
 
     // l2·item + c·u with ScaledSum's cases: a zero coefficient's term is left out, so a non-finite

@@ -31,6 +31,7 @@ public abstract class FactorLearner : IOnlineRecommender
     private readonly FactorStep _step;
     private readonly float[] _itemRates;
     private readonly float[] _itemSquares;
+    private readonly float[] _gradientScratch;
     // The rows scored per event (the positive, then each drawn negative), their offsets and scores.
     private readonly int[] _scoredRows;
     private readonly int[] _scoredOffsets;
@@ -77,6 +78,7 @@ public abstract class FactorLearner : IOnlineRecommender
         _step = new FactorStep(itemTermsPerEvent);
         _itemRates = new float[itemTermsPerEvent];
         _itemSquares = new float[itemTermsPerEvent];
+        _gradientScratch = new float[resolved.Dimensions];
         _scoredRows = new int[itemTermsPerEvent];
         _scoredOffsets = new int[itemTermsPerEvent];
         _scores = new float[itemTermsPerEvent];
@@ -360,7 +362,7 @@ public abstract class FactorLearner : IOnlineRecommender
         if (Resolved.Schedule == LearningRateSchedule.AdaGrad)
         {
             Span<float> itemSquares = _itemSquares.AsSpan(0, step.Count);
-            float userSquares = FactorStepKernels.GradientSquares(user, l2, items, step.Offsets, step.Coefficients, itemSquares);
+            float userSquares = FactorStepKernels.GradientSquares(user, l2, items, step.Offsets, step.Coefficients, itemSquares, _gradientScratch);
             userRate = Users.VectorRate(userRow, userSquares, _learningRate);
             for (int t = 0; t < rows.Length; t++)
             {
