@@ -99,8 +99,8 @@ public sealed class ShardedModel
             return;
         }
 
-        // The one place a shard learns a run: a learner that takes a span at once (prefetching the next
-        // events' rows) would be called here instead of per event.
+        // The one place a shard learns a run. A learner call taking the whole span and prefetching the
+        // next events' rows was measured and dropped (docs/engine.md): it cost more than it saved.
         var learner = shard.Learner;
         var watermark = shard.EventTimeWatermarkMs;
         foreach (ref readonly var interaction in run)
