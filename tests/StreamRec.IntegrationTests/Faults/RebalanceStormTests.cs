@@ -67,7 +67,9 @@ public sealed class RebalanceStormTests
                 crashed++;
             }
 
-            await removed.Run.WaitAsync(TimeSpan.FromSeconds(30));
+            var stopped = await Task.WhenAny(removed.Run, Task.Delay(TimeSpan.FromSeconds(30))) == removed.Run;
+            Assert.That(stopped, Is.True, $"cycle {cycle}: the {(cycle % 2 == 1 ? "gracefully stopped" : "crashed")} worker's run did not end within 30 s:" + Environment.NewLine + log.Tail);
+            await removed.Run;
             removed.Stop.Dispose();
             Eventually.Until(() => added.Item1.Status.Shards > 0 && OwnedByLive() == Partitions, TimeSpan.FromSeconds(30),
                 $"cycle {cycle}: the added worker owns partitions and the live ones own them all:" + Environment.NewLine + log.Tail,
