@@ -35,6 +35,9 @@ public sealed partial class WorkerRuntime
     /// <summary>The consumer's fetch.queue.backoff.ms (librdkafka's default is 1,000).</summary>
     public const int FetchQueueBackoffMs = 20;
 
+    /// <summary>The consumer's reconnect.backoff.ms (librdkafka's default is 100).</summary>
+    public const int ReconnectBackoffMs = 20;
+
     private readonly WorkerOptions _options;
     private readonly IShardCheckpoints _store;
     private readonly ILogger _logger;
@@ -122,7 +125,27 @@ public sealed partial class WorkerRuntime
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestedStop, _abort.Token);
         var stoppingToken = linked.Token;
-        var items = WithRetries("restore items", () => _store.RestoreItemsAsync(stoppingToken), stoppingToken);
+        // Start-up overlaps: the JIT warms the per-event code, Redis restores the items, and this thread
+        // builds the Kafka clients (librdkafka connects in the background). Only then does the group see
+        // this replica: a member that joins before it can poll would hold up everyone's rebalance.
+        _ = WorkerWarmUp.StartAsync(_options);
+        var itemsRestore = Task.Run(() => WithRetries("restore items", () => _store.RestoreItemsAsync(stoppingToken), stoppingToken), CancellationToken.None);
+        _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
+        _consumer = BuildConsumer();
+        _reader = ConsumerBatchReader.Create(_consumer, _options.MaxBatchSize);
+        ItemsRestore? items;
+        try
+        {
+            items = itemsRestore.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            _reader.Dispose();
+            _consumer.Dispose();
+            _deadLetters.Dispose();
+            throw;
+        }
+
         if (items is not null)
         {
             _model.ApplyItems(items.Items, items.TrendingOriginMs, items.TrendingLogScores);
@@ -137,9 +160,6 @@ public sealed partial class WorkerRuntime
         }
 
         _publisher = new CheckpointPublisher(_store, ReplicaId, _options.MaxPendingCheckpoints, _metrics, _logger, _clock);
-        _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
-        _consumer = BuildConsumer();
-        _reader = ConsumerBatchReader.Create(_consumer, _options.MaxBatchSize);
         try
         {
             if (_options.Replay is { } replay)
@@ -847,6 +867,7 @@ public sealed partial class WorkerRuntime
             // than its fetcher then idles up to a second per refill. Looking again soon keeps the
             // queue fed at no cost (the check is local); Kafka:Client can still override it.
             FetchQueueBackoffMs = FetchQueueBackoffMs,
+            ReconnectBackoffMs = ReconnectBackoffMs,
         });
     }
 
@@ -879,9 +900,14 @@ public sealed partial class WorkerRuntime
 
         _ready = false;
         var positions = new List<TopicPartitionOffset>(partitions.Count);
-        foreach (var partition in partitions)
+        // Every partition's first claim-and-restore goes to Redis at once: the assignment waits for about one
+        // round trip rather than one per partition. A failed one is retried on its own.
+        var firstTries = partitions.Select(partition => _store.ClaimAndRestoreShardAsync(partition, ReplicaId, CancellationToken.None)).ToList();
+        for (var i = 0; i < partitions.Count; i++)
         {
-            var restored = WithRetries($"restore {partition}", () => _store.ClaimAndRestoreShardAsync(partition, ReplicaId, CancellationToken.None), CancellationToken.None);
+            var partition = partitions[i];
+            Task<ShardRestore?>? firstTry = firstTries[i];
+            var restored = WithRetries($"restore {partition}", () => Interlocked.Exchange(ref firstTry, null) ?? _store.ClaimAndRestoreShardAsync(partition, ReplicaId, CancellationToken.None), CancellationToken.None);
             var shard = _model.Assign(partition, restored);
             _chains[partition] = restored is null ? ChainProgress.New : new ChainProgress(_clock.GetUtcNow(), 0, shard.NextOffset);
             positions.Add(new TopicPartitionOffset(partition, restored is null ? Offset.Beginning : new Offset(shard.NextOffset)));
