@@ -77,4 +77,25 @@ public class BenchFigureTests
         Assert.That(table, Does.Contain("| serving | serving | failed | TimeoutException: the reader did not start |"));
         Assert.That(table, Does.Contain("commit abc1234").And.Contain("load average: 1.00 1.00 1.00").And.Contain("command: streamrec bench --quick"));
     }
+
+    [Test]
+    public void IngestRounds_QuoteTheMedianWorkerRate_AgainstTheMedianKcatRate_WithEachRoundsRatio()
+    {
+        // 400,000 events: the worker took 1.0, 0.8 and 2.0 s, kcat 0.5, 1.0 and 0.8 s.
+        IngestResult Round(double worker, double kcat) => new(400_000, 8, TimeSpan.FromSeconds(worker), TimeSpan.FromSeconds(kcat), null);
+        var figure = IngestSection.Figure([Round(1.0, 0.5), Round(0.8, 1.0), Round(2.0, 0.8)], new Dictionary<string, object?>());
+
+        Assert.That(figure.Value, Is.EqualTo(400_000));
+        Assert.That(figure.ReferenceValue, Is.EqualTo(500_000));
+        Assert.That(figure.Ratio, Is.EqualTo(0.8).Within(1e-12));
+        Assert.That(figure.Note, Does.Contain("medians of 3 rounds").And.Contain("ratios 0.50, 1.25, 0.40"));
+    }
+
+    [Test]
+    public void IngestRounds_WithoutKcat_CarryTheReasonAndNoRatio()
+    {
+        var figure = IngestSection.Figure([new IngestResult(400_000, 8, TimeSpan.FromSeconds(1), null, "kcat is not installed")], new Dictionary<string, object?>());
+
+        Assert.That((figure.Value, figure.ReferenceValue, figure.Ratio, figure.ReferenceSkipped), Is.EqualTo(((double?)400_000, (double?)null, (double?)null, "kcat is not installed")));
+    }
 }

@@ -13,6 +13,7 @@ public sealed record BenchSettings
     {
         Mode = "quick",
         IngestEvents = 50_000,
+        IngestRounds = 1,
         ScalingEvents = 20_000,
         LearnerSeconds = 0.4,
         CheckpointItems = 100_000,
@@ -35,6 +36,12 @@ public sealed record BenchSettings
     public int IngestEvents { get; init; } = 400_000;
 
     public int IngestPartitions { get; init; } = 8;
+
+    /// <summary>
+    /// Rounds of the ingest figure, each kcat then the worker on a fresh topic; the medians are quoted. One
+    /// round's ratio moved by 0.1-0.3 from one run to the next on these shared cores.
+    /// </summary>
+    public int IngestRounds { get; init; } = 3;
 
     /// <summary>
     /// Events of each scaling run. Kept so that one partition holds them all within the embedded Kafka's
