@@ -186,19 +186,84 @@ public sealed partial class WorkerRuntime
         finally
         {
             _ready = false;
-            // After an abort this disposes without Close(): the group is not told, as in a crash.
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            if (_abort.IsCancellationRequested)
-            {
-                AnswerQueuedRebalances(_reader);
-            }
-
-            _reader.Dispose();
-            _consumer.Dispose();
-            _deadLetters.Dispose();
-            _itemSync?.Dispose();
+            CloseKafkaClients(crashed: _abort.IsCancellationRequested);
         }
     }
+
+    /// <summary>The Kafka clients get at least this long to close, even when the final deltas used up the shutdown timeout.</summary>
+    private static readonly TimeSpan _minimumCloseTime = TimeSpan.FromSeconds(2);
+
+    private static readonly TimeSpan _itemSyncFlushTimeout = TimeSpan.FromSeconds(5);
+
+    private long _shutdownStartedAt;
+
+    /// <summary>Test hook: runs on the closing thread just before each Kafka client is closed, with the client's name.</summary>
+    internal Action<string>? BeforeKafkaClientClose { get; set; }
+
+    /// <summary>What is left of <see cref="WorkerOptions.ShutdownTimeout"/>; the first call (once the consumer loop stopped) starts the clock.</summary>
+    private TimeSpan ShutdownTimeLeft()
+    {
+        if (_shutdownStartedAt == 0)
+        {
+            _shutdownStartedAt = Stopwatch.GetTimestamp();
+        }
+
+        var left = _options.ShutdownTimeout - Stopwatch.GetElapsedTime(_shutdownStartedAt);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// Closes the consumer (after a graceful stop: commit, then leave the group; after a crash: destroyed without
+    /// Close(), the group is not told), then the dead-letter producer and the item-sync clients, on a thread of their
+    /// own. A client whose call has not returned when the shutdown time is up is abandoned, so the run still ends.
+    /// </summary>
+    /// <remarks>
+    /// Abandoning a client cannot break the exactly-once counts: a shard's state and its next offset are published
+    /// together in its checkpoint, and the next owner resumes from that; Kafka commits serve lag monitoring only,
+    /// and the final deltas were published (or given up) before this. What it costs: a consumer that did not leave
+    /// is dropped from the group after session.timeout.ms, and its handle, threads and sockets stay until the process
+    /// exits. Nothing in this process touches an abandoned client again: only the closing thread holds it.
+    /// </remarks>
+    private void CloseKafkaClients(bool crashed)
+    {
+        var reader = _reader!;
+        var consumer = _consumer!;
+        var deadLetters = _deadLetters!;
+        var itemSync = _itemSync;
+        var timeLeft = ShutdownTimeLeft();
+        var budget = timeLeft > _minimumCloseTime ? timeLeft : _minimumCloseTime;
+        var hung = BoundedClose.Run(
+            budget,
+            Closing("consumer", () =>
+            {
+                if (crashed)
+                {
+                    AnswerQueuedRebalances(reader);
+                }
+                else
+                {
+                    CommitPublishedOffsets();
+                    consumer.Close();
+                }
+
+                reader.Dispose();
+                consumer.Dispose();
+            }),
+            Closing("dead-letter producer", deadLetters.Dispose),
+            Closing("item-sync clients", () => itemSync?.Dispose()));
+        if (hung is not null)
+        {
+            LogKafkaClientAbandoned(_logger, hung, Math.Round(budget.TotalSeconds, 1));
+            _metrics.KafkaClientsAbandoned.WithLabels(hung).Inc();
+        }
+    }
+
+    private (string Name, Action Close) Closing(string client, Action close) => (client, () =>
+    {
+        BeforeKafkaClientClose?.Invoke(client);
+        close();
+    });
 
     /// <summary>
     /// Answers the rebalance events already queued for a consumer about to be destroyed without Close().
@@ -576,7 +641,8 @@ public sealed partial class WorkerRuntime
     }
 
     /// <summary>Captures deltas (or due snapshots) of the given shards, or of all, and queues them for publishing.</summary>
-    private CheckpointJob? Checkpoint(bool final, IReadOnlyCollection<TopicPartition>? only)
+    /// <param name="deadLetterFlushTimeout">How long queued dead letters may take to be acknowledged first; 30 s unless given.</param>
+    private CheckpointJob? Checkpoint(bool final, IReadOnlyCollection<TopicPartition>? only, TimeSpan? deadLetterFlushTimeout = null)
     {
         var publisher = _publisher!;
         if (!final && publisher.Pending >= publisher.Capacity)
@@ -592,7 +658,7 @@ public sealed partial class WorkerRuntime
 
         try
         {
-            _deadLetters!.Flush(_deadLetterFlushTimeout);
+            _deadLetters!.Flush(deadLetterFlushTimeout ?? _deadLetterFlushTimeout);
         }
         catch (KafkaException ex)
         {
@@ -967,18 +1033,19 @@ public sealed partial class WorkerRuntime
         if (_itemSync is not null)
         {
             _itemSync.SendChanges();
-            _itemSync.Flush(TimeSpan.FromSeconds(5));
+            var flushTime = ShutdownTimeLeft();
+            _itemSync.Flush(flushTime < _itemSyncFlushTimeout ? flushTime : _itemSyncFlushTimeout);
         }
 
-        var job = Checkpoint(final: true, only: null);
-        var drained = _publisher!.DrainAsync(_options.ShutdownTimeout);
-        if (!drained.Wait(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)) || job is { Published.Task.IsCompletedSuccessfully: false })
+        var job = Checkpoint(final: true, only: null, deadLetterFlushTimeout: ShutdownTimeLeft());
+        var timeLeft = ShutdownTimeLeft();
+        var drained = _publisher!.DrainAsync(timeLeft);
+        if (!drained.Wait(timeLeft + TimeSpan.FromSeconds(1)) || job is { Published.Task.IsCompletedSuccessfully: false })
         {
             LogShutdownIncomplete(_logger);
         }
 
-        CommitPublishedOffsets();
-        _consumer!.Close();
+        // The commit and the consumer's Close() follow in CloseKafkaClients, bounded by what is left of the shutdown time.
         LogStopped(_logger, ReplicaId);
     }
 
@@ -1047,6 +1114,9 @@ public sealed partial class WorkerRuntime
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown timed out before every checkpoint was published; unpublished events will be consumed again")]
     private static partial void LogShutdownIncomplete(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka {Client} did not close within {Seconds} s; abandoned (with the clients after it) so that the worker stops")]
+    private static partial void LogKafkaClientAbandoned(ILogger logger, string client, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Action} failed, retrying in {BackoffMs} ms: {Error}")]
     private static partial void LogRetrying(ILogger logger, string action, double backoffMs, string error);

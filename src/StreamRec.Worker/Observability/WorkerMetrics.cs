@@ -30,6 +30,8 @@ public sealed class WorkerMetrics
         Shards = factory.CreateGauge("streamrec_worker_shards", "Partitions assigned to this replica.");
         PublishFailures = factory.CreateCounter("streamrec_worker_checkpoint_failures_total", "Checkpoint publish attempts that failed (and were retried).");
         ItemSyncs = factory.CreateCounter("streamrec_worker_item_sync_rows_total", "Item rows exchanged with other replicas, by direction (sent, received).", "direction");
+        KafkaClientsAbandoned = factory.CreateCounter("streamrec_worker_kafka_clients_abandoned_total",
+            "Kafka clients whose close did not return within the shutdown timeout and were left behind, by client (consumer, dead-letter producer, item-sync clients).", "client");
     }
 
     public CollectorRegistry Registry { get; }
@@ -65,4 +67,6 @@ public sealed class WorkerMetrics
     public Counter PublishFailures { get; }
 
     public Counter ItemSyncs { get; }
+
+    public Counter KafkaClientsAbandoned { get; }
 }

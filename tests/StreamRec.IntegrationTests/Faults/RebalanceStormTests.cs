@@ -34,6 +34,8 @@ public sealed class RebalanceStormTests
             // session.timeout.ms=3000 and heartbeat.interval.ms=500 (WorkerTestKit) keep each rebalance near 2 s.
             var options = WorkerTestKit.Options(kafka.BootstrapServers, redis.Namespace, redis.Server.Endpoint);
             options.MaxBatchSize = 200;
+            // A close librdkafka never finishes is abandoned after this, well within the 30 s a removed worker gets to stop.
+            options.ShutdownTimeout = TimeSpan.FromSeconds(10);
             var store = new RedisShardCheckpoints(redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, options.ModelVersion, "isgd", new Dictionary<string, string>());
             var worker = new WorkerRuntime(options, store, log);
             var stop = new CancellationTokenSource();
@@ -90,7 +92,8 @@ public sealed class RebalanceStormTests
         var (applied, deadLettered) = await WorkerTestKit.PersistedAsync(redis.Connection, redis.Namespace, Partitions);
         FaultFigures.Report(nameof(TenCyclesOfAddingAndRemovingWorkers_DuringAStream_CountEveryEventOnce),
             $"{Cycles} cycles ({Cycles} workers added, {graceful} stopped gracefully, {crashed} crashed) in {stormTook.TotalSeconds:0.0} s; "
-            + $"produced {produced} ({stream.Bad} garbage), persisted applied {applied} + dead-lettered {deadLettered}, lost {produced - applied - deadLettered}; worker warnings {log.Warnings}, errors {log.Errors}");
+            + $"produced {produced} ({stream.Bad} garbage), persisted applied {applied} + dead-lettered {deadLettered}, lost {produced - applied - deadLettered}; "
+            + $"Kafka clients abandoned by a hung close {log.Count("did not close within")}; worker warnings {log.Warnings}, errors {log.Errors}");
         Assert.That(applied, Is.EqualTo(stream.Good), "every good event applied once");
         Assert.That(deadLettered, Is.EqualTo(stream.Bad), "every refused event counted once");
     }
