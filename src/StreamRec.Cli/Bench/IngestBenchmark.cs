@@ -98,8 +98,16 @@ public static class IngestBenchmark
         var clock = Stopwatch.StartNew();
         var running = worker.RunAsync(stop.Token);
         TimeSpan? firstApplied = null;
+        var deadline = TimeSpan.FromSeconds(120);
         while (worker.Status.AppliedEvents < events && !running.IsCompleted)
         {
+            if (clock.Elapsed > deadline)
+            {
+                await stop.CancelAsync();
+                await running;
+                throw new TimeoutException($"The worker applied {worker.Status.AppliedEvents:N0} of {events:N0} events in {deadline.TotalSeconds:0} s.");
+            }
+
             if (firstApplied is null && worker.Status.AppliedEvents > 0)
             {
                 firstApplied = clock.Elapsed;

@@ -58,7 +58,7 @@ public static class BenchCommand
 
     private static Command Ingest()
     {
-        var events = new Option<int>("--events") { Description = "Events to produce and consume.", DefaultValueFactory = _ => 400_000 };
+        var events = new Option<int>("--events") { Description = "Events to produce and consume.", DefaultValueFactory = _ => 1_000_000 };
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the topic.", DefaultValueFactory = _ => 8 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the figures to this JSON file." };
         var learner = new Option<string>("--learner") { Description = "The worker's learner: isgd, bpr or mse.", DefaultValueFactory = _ => "isgd" };
