@@ -88,7 +88,7 @@ public class BenchFigureTests
         Assert.That(figure.Value, Is.EqualTo(400_000));
         Assert.That(figure.ReferenceValue, Is.EqualTo(500_000));
         Assert.That(figure.Ratio, Is.EqualTo(0.8).Within(1e-12));
-        Assert.That(figure.Note, Does.Contain("medians of 3 rounds").And.Contain("ratios 0.50, 1.25, 0.40"));
+        Assert.That(figure.Note, Does.Contain("median of 3 round(s)").And.Contain("ratios 0.50, 1.25, 0.40"));
     }
 
     [Test]

@@ -13,7 +13,7 @@ internal static class WorkerTestKit
 {
     /// <summary>
     /// A worker on the "clicks" topic with short group timeouts (the mock broker waits session.timeout.ms - 1 s
-    /// before a rebalance) and a 200 ms delta interval, so tests finish in seconds.
+    /// before a rebalance), a 200 ms delta interval and a 10 s shutdown timeout, so tests finish in seconds.
     /// </summary>
     public static WorkerOptions Options(string bootstrapServers, string model = "recs", string redisEndpoint = "127.0.0.1:6379") => new()
     {
@@ -27,6 +27,8 @@ internal static class WorkerTestKit
         RedisEndpoint = redisEndpoint,
         Learner = new LearnerOptions { Learner = "isgd", Dimensions = 16 },
         DeltaInterval = TimeSpan.FromMilliseconds(200),
+        // Well inside the 30 s the tests give a stopped worker: a Kafka client whose close hangs is abandoned in time.
+        ShutdownTimeout = TimeSpan.FromSeconds(10),
     };
 
     /// <summary>Applied plus dead-lettered events over the partitions of a topic, as persisted in memory.</summary>
