@@ -133,30 +133,30 @@ public sealed partial class WorkerRuntime
         _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
         _consumer = BuildConsumer();
         _reader = ConsumerBatchReader.Create(_consumer, _options.MaxBatchSize);
-        ItemsRestore? items;
         try
         {
-            items = itemsRestore.GetAwaiter().GetResult();
+            var items = itemsRestore.GetAwaiter().GetResult();
+            if (items is not null)
+            {
+                _model.ApplyItems(items.Items, items.TrendingOriginMs, items.TrendingLogScores);
+                LogItemsRestored(_logger, items.Items.Count);
+            }
+
+            _itemsSnapshotAt = _clock.GetUtcNow();
+            if (_options.Replay is null)
+            {
+                _itemSync = new ItemSync.ItemDeltaExchange(_options.Kafka.ApplyTo(new ClientConfig()), _options.ResolvedItemDeltasTopic, ReplicaId, _model.Items, _metrics, _logger);
+                _itemSync.StartFromCurrentItems();
+            }
         }
         catch
         {
+            // Stopped or failed before joining the group: nothing to hand over, only the clients to free.
+            _itemSync?.Dispose();
             _reader.Dispose();
             _consumer.Dispose();
             _deadLetters.Dispose();
             throw;
-        }
-
-        if (items is not null)
-        {
-            _model.ApplyItems(items.Items, items.TrendingOriginMs, items.TrendingLogScores);
-            LogItemsRestored(_logger, items.Items.Count);
-        }
-
-        _itemsSnapshotAt = _clock.GetUtcNow();
-        if (_options.Replay is null)
-        {
-            _itemSync = new ItemSync.ItemDeltaExchange(_options.Kafka.ApplyTo(new ClientConfig()), _options.ResolvedItemDeltasTopic, ReplicaId, _model.Items, _metrics, _logger);
-            _itemSync.StartFromCurrentItems();
         }
 
         _publisher = new CheckpointPublisher(_store, ReplicaId, _options.MaxPendingCheckpoints, _metrics, _logger, _clock);
