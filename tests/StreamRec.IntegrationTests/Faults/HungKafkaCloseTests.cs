@@ -57,7 +57,8 @@ public sealed class HungKafkaCloseTests : EmbeddedKafkaWorkerFixture
             Assert.That(ended, Is.True, "the run ends although the consumer's close never returns:" + Environment.NewLine + log.Tail);
             await run;
             Assert.That(took, Is.GreaterThan(_shutdownTimeout - TimeSpan.FromMilliseconds(100)), "the close had the whole shutdown time");
-            Assert.That(took, Is.LessThan(_shutdownTimeout + TimeSpan.FromSeconds(2)), "the run ended soon after the shutdown time was up");
+            // Generous for loaded CI machines; without the bound the run would end only when the test releases the close.
+            Assert.That(took, Is.LessThan(_shutdownTimeout + TimeSpan.FromSeconds(5)), "the run ended soon after the shutdown time was up");
             Assert.That(log.Count("Kafka consumer did not close within"), Is.EqualTo(1), "the abandoned consumer is named in a warning:" + Environment.NewLine + log.Tail);
             Assert.That(worker.Metrics.KafkaClientsAbandoned.WithLabels("consumer").Value, Is.EqualTo(1), "and counted");
         }
