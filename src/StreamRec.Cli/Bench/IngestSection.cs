@@ -49,17 +49,10 @@ internal static class IngestSection
     }
 
     /// <summary>The first round on its own: a worker in a process that has not run one yet.</summary>
-    internal static BenchFigure FirstRound(IngestResult round, IReadOnlyDictionary<string, object?> options) => new()
+    internal static BenchFigure FirstRound(IngestResult round, IReadOnlyDictionary<string, object?> options) => Figure([round], options) with
     {
-        Section = Name,
         Name = "the same, first round in a fresh process (JIT included)",
-        Unit = "events/s",
-        Better = Better.Higher,
-        Value = round.WorkerEventsPerSecond,
-        ReferenceName = "kcat -C reading the same topic to its end",
-        ReferenceValue = round.KcatEventsPerSecond,
-        ReferenceSkipped = round.KcatSkippedReason,
-        Options = options,
+        Target = null,
         Note = round.WorkerFirstApplied is { } first
             ? string.Create(CultureInfo.InvariantCulture, $"first event applied {first.TotalMilliseconds:0} ms after the worker's start")
             : null,

@@ -152,10 +152,7 @@ public sealed partial class WorkerRuntime
         catch
         {
             // Stopped or failed before joining the group: nothing to hand over, only the clients to free.
-            _itemSync?.Dispose();
-            _reader.Dispose();
-            _consumer.Dispose();
-            _deadLetters.Dispose();
+            CloseKafkaClients(crashed: true);
             throw;
         }
 
