@@ -141,14 +141,7 @@ public class LearnerFloorBenchmarks
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UpdateAfterLookups(int user, int item)
     {
-        RecordSeen(user, item);
-        if (_eventTimeMs != _factorTimeMs)
-        {
-            _factorTimeMs = _eventTimeMs;
-            _factor = (float)Math.Exp((_eventTimeMs - 1_700_000_000_000) * 1e-12);
-        }
-
-        _trending[item] += _factor;
+        RecordHistoryAndTrending(user, item);
         AdaGradStep(user, item);
         _userTouched[user] = 1;
         _itemTouched[item] = 1;
@@ -162,14 +155,7 @@ public class LearnerFloorBenchmarks
             _eventTimeMs += 1000;
             int user = _userMap.GetOrAdd(_userIds[i]).Row;
             int item = _itemMap.GetOrAdd(_itemIds[i]).Row;
-            RecordSeen(user, item);
-            if (_eventTimeMs != _factorTimeMs)
-            {
-                _factorTimeMs = _eventTimeMs;
-                _factor = (float)Math.Exp((_eventTimeMs - 1_700_000_000_000) * 1e-12);
-            }
-
-            _trending[item] += _factor;
+            RecordHistoryAndTrending(user, item);
             BprStep(user, item);
         }
     }
@@ -252,6 +238,20 @@ public class LearnerFloorBenchmarks
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Dot(Vector512<float> u0, Vector512<float> u1, Vector512<float> u2, Vector512<float> u3, ref float row) =>
         Vector512.Sum((u0 * Vector512.LoadUnsafe(ref row, 0)) + (u1 * Vector512.LoadUnsafe(ref row, 16)) + ((u2 * Vector512.LoadUnsafe(ref row, 32)) + (u3 * Vector512.LoadUnsafe(ref row, 48))));
+
+    /// <summary>The user's history and the item's trending count (one <c>exp</c> per new timestamp, as <see cref="DecayedItemCounts"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RecordHistoryAndTrending(int user, int item)
+    {
+        RecordSeen(user, item);
+        if (_eventTimeMs != _factorTimeMs)
+        {
+            _factorTimeMs = _eventTimeMs;
+            _factor = (float)Math.Exp((_eventTimeMs - 1_700_000_000_000) * 1e-12);
+        }
+
+        _trending[item] += _factor;
+    }
 
     private void RecordSeen(int user, int item)
     {
