@@ -1,5 +1,7 @@
 using NUnit.Framework;
+using StreamRec.Cli.Bench;
 using StreamRec.Cli.Commands;
+using StreamRec.Worker.Hosting;
 
 namespace StreamRec.Cli.Tests;
 
@@ -13,6 +15,29 @@ public sealed class BenchCommandTests
         var (exitCode, _, _) = await CommandLineRunner.RunAsync("bench", "ingest", "--learner", learner);
 
         Assert.That(exitCode, Is.EqualTo(ExitCodes.BadInput));
+    }
+
+    [TestCase("00:00:00")]
+    [TestCase("00:00:01.001")]
+    public async Task IngestRefusesADeltaIntervalOutsideTheWorkersLimits_BeforeStartingAnything(string interval)
+    {
+        var (exitCode, _, error) = await CommandLineRunner.RunAsync("bench", "ingest", "--delta-interval", interval);
+
+        Assert.That(exitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error, Does.Contain("--delta-interval"));
+    }
+
+    [Test]
+    public void IngestWorker_TakesTheDeltaIntervalGiven_AndTheWorkersDefaultOtherwise()
+    {
+        var learner = IngestBenchmark.DefaultLearner();
+
+        var given = IngestBenchmark.WorkerOptionsFor("127.0.0.1:9092", "clicks", "bench", "127.0.0.1:6379", learner, TimeSpan.FromSeconds(1));
+        var unset = IngestBenchmark.WorkerOptionsFor("127.0.0.1:9092", "clicks", "bench", "127.0.0.1:6379", learner, deltaInterval: null);
+
+        Assert.That(given.DeltaInterval, Is.EqualTo(TimeSpan.FromSeconds(1)));
+        Assert.That(unset.DeltaInterval, Is.EqualTo(new WorkerOptions().DeltaInterval));
+        Assert.That(given.Validate(), Is.Empty);
     }
 
     [Test]

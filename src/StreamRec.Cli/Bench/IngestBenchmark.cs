@@ -64,7 +64,9 @@ public static class IngestBenchmark
     /// </summary>
     public static LearnerOptions DefaultLearner() => new() { Learner = "isgd", Dimensions = 64 };
 
-    public static async Task<IngestResult> RunAsync(IConnectionMultiplexer redis, string redisEndpoint, int events, int partitions, TextWriter log, CancellationToken cancellationToken, LearnerOptions? learner = null)
+    /// <param name="deltaInterval">The worker's time between deltas; its default when null.</param>
+    public static async Task<IngestResult> RunAsync(IConnectionMultiplexer redis, string redisEndpoint, int events, int partitions, TextWriter log, CancellationToken cancellationToken,
+        LearnerOptions? learner = null, TimeSpan? deltaInterval = null)
     {
         learner ??= DefaultLearner();
         using var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
@@ -85,15 +87,7 @@ public static class IngestBenchmark
         var batchRead = TimeClientConsume(kafka.BootstrapServers, Topic, events, batch: true);
         log.WriteLine($"ingest: a bare batch read loop read them in {batchRead.TotalSeconds:0.00} s");
 
-        var options = new WorkerOptions
-        {
-            Kafka = new KafkaSettings { BootstrapServers = kafka.BootstrapServers },
-            Topics = [Topic],
-            Model = model,
-            RedisEndpoint = redisEndpoint,
-            Learner = learner,
-            MaxBatchSize = 10_000,
-        };
+        var options = WorkerOptionsFor(kafka.BootstrapServers, Topic, model, redisEndpoint, learner, deltaInterval);
         var store = new RedisShardCheckpoints(redis, new CheckpointOptions(), model, "v1", learner.Learner, new Dictionary<string, string>());
         var worker = new WorkerRuntime(options, store, NullLogger.Instance);
         using var stop = new CancellationTokenSource();
@@ -133,6 +127,26 @@ public static class IngestBenchmark
             ClientConsumeElapsed = clientConsume,
             BatchReadElapsed = batchRead,
         };
+    }
+
+    /// <summary>The measured worker's options: defaults, except the learner, a large batch and, when given, the delta interval.</summary>
+    internal static WorkerOptions WorkerOptionsFor(string bootstrapServers, string topic, string model, string redisEndpoint, LearnerOptions learner, TimeSpan? deltaInterval)
+    {
+        var options = new WorkerOptions
+        {
+            Kafka = new KafkaSettings { BootstrapServers = bootstrapServers },
+            Topics = [topic],
+            Model = model,
+            RedisEndpoint = redisEndpoint,
+            Learner = learner,
+            MaxBatchSize = 10_000,
+        };
+        if (deltaInterval is { } interval)
+        {
+            options.DeltaInterval = interval;
+        }
+
+        return options;
     }
 
     /// <summary>How the figure names a learner: "isgd, 64 dimensions, 4 negatives".</summary>

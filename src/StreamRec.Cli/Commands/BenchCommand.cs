@@ -5,6 +5,7 @@ using StreamRec.Cli.Bench;
 using StreamRec.Core.Learners;
 using StreamRec.DevServers;
 using StreamRec.Redis;
+using StreamRec.Worker.Hosting;
 
 namespace StreamRec.Cli.Commands;
 
@@ -64,12 +65,25 @@ public static class BenchCommand
         var learner = new Option<string>("--learner") { Description = "The worker's learner: isgd, bpr or mse.", DefaultValueFactory = _ => "isgd" };
         var dimensions = new Option<int>("--dimensions") { Description = "Embedding dimensions.", DefaultValueFactory = _ => 64 };
         var negatives = new Option<int>("--negatives") { Description = "Negative samples per event (isgd, bpr).", DefaultValueFactory = _ => 4 };
-        var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.") { events, partitions, json, learner, dimensions, negatives };
+        var deltaInterval = new Option<TimeSpan>("--delta-interval")
+        {
+            Description = "The worker's time between deltas (hh:mm:ss.fff, more than 0 and at most 1 s): less often costs freshness, saves CPU.",
+            DefaultValueFactory = _ => new WorkerOptions().DeltaInterval,
+        };
+        var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.") { events, partitions, json, learner, dimensions, negatives, deltaInterval };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var error = parse.InvocationConfiguration.Error;
             if (parse.GetValue(events) < 1000 || parse.GetValue(partitions) < 1)
             {
-                await Console.Error.WriteLineAsync("--events must be at least 1000 and --partitions at least 1.");
+                await error.WriteLineAsync("--events must be at least 1000 and --partitions at least 1.");
+                return ExitCodes.BadInput;
+            }
+
+            var interval = parse.GetValue(deltaInterval);
+            if (interval <= TimeSpan.Zero || interval > TimeSpan.FromSeconds(1))
+            {
+                await error.WriteLineAsync($"--delta-interval must be more than 0 and at most 1 s (the worker's limits), was {interval}.");
                 return ExitCodes.BadInput;
             }
 
@@ -84,16 +98,16 @@ public static class BenchCommand
             }
             catch (ArgumentException ex)
             {
-                await Console.Error.WriteLineAsync(ex.Message);
+                await error.WriteLineAsync(ex.Message);
                 return ExitCodes.BadInput;
             }
 
             using var redis = LocalRedis.StartRedisServerOrEmbedded();
             Console.WriteLine($"Redis: {redis.Description}");
             await using var connection = await RedisEndpointSettings.Parse(redis.Endpoint).ConnectAsync();
-            var result = await IngestBenchmark.RunAsync(connection, redis.Endpoint, parse.GetValue(events), parse.GetValue(partitions), Console.Out, cancellationToken, learnerOptions);
+            var result = await IngestBenchmark.RunAsync(connection, redis.Endpoint, parse.GetValue(events), parse.GetValue(partitions), Console.Out, cancellationToken, learnerOptions, interval);
             var invariant = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(invariant, $"worker: {result.WorkerEventsPerSecond:N0} events/s ({result.Learner}); {result.WorkerSteadyEventsPerSecond:N0}/s after the first event; {result.WorkerCpuMicrosecondsPerEvent:0.00} µs CPU per event in this process"));
+            Console.WriteLine(string.Create(invariant, $"worker: {result.WorkerEventsPerSecond:N0} events/s ({result.Learner}; deltas every {interval.TotalMilliseconds:0} ms); {result.WorkerSteadyEventsPerSecond:N0}/s after the first event; {result.WorkerCpuMicrosecondsPerEvent:0.00} µs CPU per event in this process"));
             Console.WriteLine(result.KcatEventsPerSecond is { } kcat
                 ? string.Create(invariant, $"kcat:   {kcat:N0} events/s; ratio worker/kcat {result.Ratio:0.00}; kcat's own CPU {result.KcatCpuMicrosecondsPerEvent:0.00} µs per message")
                 : $"kcat:   skipped ({result.KcatSkippedReason})");
@@ -115,7 +129,7 @@ public static class BenchCommand
                     kcat_cpu_us_per_event = result.KcatCpuMicrosecondsPerEvent,
                     client_consume = result.ClientConsumeEventsPerSecond,
                     batch_read = result.BatchReadEventsPerSecond,
-                    options = new { events = result.Events, partitions = result.Partitions, learner = learnerOptions.Learner, dimensions = learnerOptions.Dimensions, negatives = learnerOptions.Negatives, redis = redis.Kind.ToString() },
+                    options = new { events = result.Events, partitions = result.Partitions, learner = learnerOptions.Learner, dimensions = learnerOptions.Dimensions, negatives = learnerOptions.Negatives, delta_interval_ms = interval.TotalMilliseconds, redis = redis.Kind.ToString() },
                 }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
             }
 
