@@ -206,6 +206,8 @@ public class DataCommandsTests
         Assert.That(parseResult.Errors.Select(e => e.Message), Has.Some.Contains("--learner"));
     }
 
+    [TestCase("250ms", 0.25)]
+    [TestCase("1.5s", 1.5)]
     [TestCase("90s", 90)]
     [TestCase("30m", 1_800)]
     [TestCase("6h", 21_600)]
@@ -214,5 +216,14 @@ public class DataCommandsTests
     public void HalfLifeTextIsReadAsADuration(string text, double seconds)
     {
         Assert.That(DurationText.TryParse(text, out var duration) ? duration.TotalSeconds : -1, Is.EqualTo(seconds));
+    }
+
+    [TestCase("0ms")]
+    [TestCase("-5s")]
+    [TestCase("ms")]
+    [TestCase("fast")]
+    public void TextThatIsNotAPositiveDuration_IsRefused(string text)
+    {
+        Assert.That(DurationText.TryParse(text, out _), Is.False);
     }
 }

@@ -65,10 +65,9 @@ public static class BenchCommand
         var learner = new Option<string>("--learner") { Description = "The worker's learner: isgd, bpr or mse.", DefaultValueFactory = _ => "isgd" };
         var dimensions = new Option<int>("--dimensions") { Description = "Embedding dimensions.", DefaultValueFactory = _ => 64 };
         var negatives = new Option<int>("--negatives") { Description = "Negative samples per event (isgd, bpr).", DefaultValueFactory = _ => 4 };
-        var deltaInterval = new Option<TimeSpan>("--delta-interval")
+        var deltaInterval = new Option<string?>("--delta-interval")
         {
-            Description = "The worker's time between deltas (hh:mm:ss.fff, more than 0 and at most 1 s): less often costs freshness, saves CPU.",
-            DefaultValueFactory = _ => new WorkerOptions().DeltaInterval,
+            Description = "The worker's time between deltas, for example 250ms or 1s (at most 1 s; default the worker's, 250ms): less often costs freshness, saves CPU.",
         };
         var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.") { events, partitions, json, learner, dimensions, negatives, deltaInterval };
         command.SetAction(async (parse, cancellationToken) =>
@@ -80,10 +79,10 @@ public static class BenchCommand
                 return ExitCodes.BadInput;
             }
 
-            var interval = parse.GetValue(deltaInterval);
-            if (interval <= TimeSpan.Zero || interval > TimeSpan.FromSeconds(1))
+            var interval = new WorkerOptions().DeltaInterval;
+            if (parse.GetValue(deltaInterval) is { } intervalText && !(DurationText.TryParse(intervalText, out interval) && WorkerOptions.IsValidDeltaInterval(interval)))
             {
-                await error.WriteLineAsync($"--delta-interval must be more than 0 and at most 1 s (the worker's limits), was {interval}.");
+                await error.WriteLineAsync($"--delta-interval: '{intervalText}' is not a duration of more than 0 and at most {WorkerOptions.MaxDeltaInterval.TotalSeconds:0} s (for example 250ms, 1s).");
                 return ExitCodes.BadInput;
             }
 

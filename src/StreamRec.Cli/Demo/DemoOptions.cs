@@ -128,7 +128,7 @@ public sealed record DemoOptions
             errors.Add($"--sample-every must be at least 1 s, was {SampleInterval}.");
         }
 
-        if (DeltaInterval <= TimeSpan.Zero || DeltaInterval > TimeSpan.FromSeconds(1))
+        if (!WorkerOptions.IsValidDeltaInterval(DeltaInterval))
         {
             errors.Add($"--delta-interval must be more than 0 and at most 1 s, was {DeltaInterval}.");
         }

@@ -110,6 +110,12 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan DeltaInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>The longest <see cref="DeltaInterval"/>: deltas at least once a second keep freshness within seconds.</summary>
+    public static TimeSpan MaxDeltaInterval { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>True for a <see cref="DeltaInterval"/> the worker accepts: more than 0 and at most <see cref="MaxDeltaInterval"/>.</summary>
+    public static bool IsValidDeltaInterval(TimeSpan interval) => interval > TimeSpan.Zero && interval <= MaxDeltaInterval;
+
     /// <summary>Time between full snapshots of each shard.</summary>
     public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -206,7 +212,7 @@ public sealed class WorkerOptions
             }
         });
         AddIfThrows(errors, "Events", Events.Validate);
-        if (DeltaInterval <= TimeSpan.Zero || DeltaInterval > TimeSpan.FromSeconds(1))
+        if (!IsValidDeltaInterval(DeltaInterval))
         {
             errors.Add($"DeltaInterval must be more than 0 and at most 1 s, was {DeltaInterval}.");
         }
