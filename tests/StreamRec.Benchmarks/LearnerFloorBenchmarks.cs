@@ -210,7 +210,7 @@ public class LearnerFloorBenchmarks
             var gi1 = (l2 * i1) + (c * u1);
             var gi2 = (l2 * i2) + (c * u2);
             var gi3 = (l2 * i3) + (c * u3);
-            float squares = Vector512.Sum((gi0 * gi0) + (gi1 * gi1) + ((gi2 * gi2) + (gi3 * gi3)));
+            float squares = Dot(gi0, gi1, gi2, gi3, gi0, gi1, gi2, gi3);
             var rate = Vector512.Create(-LearningRate / MathF.Sqrt(_itemAdaGrad[2 * row] += squares / Dimensions));
             Store(ref item, i0 + (rate * gi0), i1 + (rate * gi1), i2 + (rate * gi2), i3 + (rate * gi3));
             float bias = _itemBiases[row];
@@ -219,7 +219,7 @@ public class LearnerFloorBenchmarks
             _itemTouched[row] = 1;
         }
 
-        float userSquares = Vector512.Sum((gu0 * gu0) + (gu1 * gu1) + ((gu2 * gu2) + (gu3 * gu3)));
+        float userSquares = Dot(gu0, gu1, gu2, gu3, gu0, gu1, gu2, gu3);
         var userRate = Vector512.Create(-LearningRate / MathF.Sqrt(_userAdaGrad[userRow] += userSquares / Dimensions));
         Store(ref user, u0 + (userRate * gu0), u1 + (userRate * gu1), u2 + (userRate * gu2), u3 + (userRate * gu3));
         _userTouched[userRow] = 1;
@@ -236,8 +236,16 @@ public class LearnerFloorBenchmarks
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(Vector512<float> u0, Vector512<float> u1, Vector512<float> u2, Vector512<float> u3, ref float row) =>
-        Vector512.Sum((u0 * Vector512.LoadUnsafe(ref row, 0)) + (u1 * Vector512.LoadUnsafe(ref row, 16)) + ((u2 * Vector512.LoadUnsafe(ref row, 32)) + (u3 * Vector512.LoadUnsafe(ref row, 48))));
+    private static float Dot(Vector512<float> u0, Vector512<float> u1, Vector512<float> u2, Vector512<float> u3, ref float row)
+    {
+        Load(ref row, out var r0, out var r1, out var r2, out var r3);
+        return Dot(u0, u1, u2, u3, r0, r1, r2, r3);
+    }
+
+    /// <summary>The dot product of two 64-float rows held as four vectors each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> b0, Vector512<float> b1, Vector512<float> b2, Vector512<float> b3) =>
+        Vector512.Sum((a0 * b0) + (a1 * b1) + ((a2 * b2) + (a3 * b3)));
 
     /// <summary>The user's history and the item's trending count (one <c>exp</c> per new timestamp, as <see cref="DecayedItemCounts"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -279,7 +287,7 @@ public class LearnerFloorBenchmarks
         ref float item = ref _items[itemRow * Dimensions];
         Load(ref user, out var u0, out var u1, out var u2, out var u3);
         Load(ref item, out var i0, out var i1, out var i2, out var i3);
-        float error = 1f - Vector512.Sum((u0 * i0) + (u1 * i1) + ((u2 * i2) + (u3 * i3)));
+        float error = 1f - Dot(u0, u1, u2, u3, i0, i1, i2, i3);
         var decay = Vector512.Create(1f - (LearningRate * L2));
         var step = Vector512.Create(LearningRate * error);
         Store(ref user, (u0 * decay) + (i0 * step), (u1 * decay) + (i1 * step), (u2 * decay) + (i2 * step), (u3 * decay) + (i3 * step));
@@ -294,7 +302,7 @@ public class LearnerFloorBenchmarks
         Load(ref user, out var u0, out var u1, out var u2, out var u3);
         Load(ref item, out var i0, out var i1, out var i2, out var i3);
         float bias = _itemBiases[itemRow];
-        float lossGradient = -(1f - (Vector512.Sum((u0 * i0) + (u1 * i1) + ((u2 * i2) + (u3 * i3))) + bias));
+        float lossGradient = -(1f - (Dot(u0, u1, u2, u3, i0, i1, i2, i3) + bias));
         var l2 = Vector512.Create(L2);
         var c = Vector512.Create(lossGradient);
         var gu0 = (l2 * u0) + (c * i0);
@@ -305,8 +313,8 @@ public class LearnerFloorBenchmarks
         var gi1 = (l2 * i1) + (c * u1);
         var gi2 = (l2 * i2) + (c * u2);
         var gi3 = (l2 * i3) + (c * u3);
-        float userSquares = Vector512.Sum((gu0 * gu0) + (gu1 * gu1) + ((gu2 * gu2) + (gu3 * gu3)));
-        float itemSquares = Vector512.Sum((gi0 * gi0) + (gi1 * gi1) + ((gi2 * gi2) + (gi3 * gi3)));
+        float userSquares = Dot(gu0, gu1, gu2, gu3, gu0, gu1, gu2, gu3);
+        float itemSquares = Dot(gi0, gi1, gi2, gi3, gi0, gi1, gi2, gi3);
         var userRate = Vector512.Create(-LearningRate / MathF.Sqrt(_userAdaGrad[userRow] += userSquares / Dimensions));
         var itemRate = Vector512.Create(-LearningRate / MathF.Sqrt(_itemAdaGrad[2 * itemRow] += itemSquares / Dimensions));
         Store(ref user, u0 + (userRate * gu0), u1 + (userRate * gu1), u2 + (userRate * gu2), u3 + (userRate * gu3));
