@@ -10,14 +10,17 @@ namespace StreamRec.Core.Engine;
 /// <remarks>
 /// <para>Entries store the item row and the row's generation (<see cref="IdMap.GenerationAt"/>), so
 /// an item row reused after eviction is not mistaken for the evicted item.</para>
-/// <para>Memory per user row: 8 x <see cref="HistoryLength"/> + 8 bytes, allocated as one block.
-/// Not thread-safe.</para>
+/// <para>Each row also counts the items recorded since its last capture, so a checkpoint delta can carry
+/// only those (<see cref="CopyRecordedSinceCapture"/>) instead of rewriting the whole history.</para>
+/// <para>Memory per user row: 8 x <see cref="HistoryLength"/> + 12 bytes. Not thread-safe.</para>
 /// </remarks>
 public sealed class SeenItems
 {
+    /// <summary><see cref="UserSlots.SinceCapture"/> of a row whose history was reset since its last capture.</summary>
+    private const int ResetSinceCapture = -1;
+
     private long[] _entries;
-    private int[] _counts;
-    private int[] _nextSlot;
+    private UserSlots[] _users;
 
     /// <param name="historyLength">Distinct items remembered per user (oldest dropped first).</param>
     /// <param name="initialUsers">User rows allocated up front.</param>
@@ -26,8 +29,7 @@ public sealed class SeenItems
         ArgumentOutOfRangeException.ThrowIfLessThan(historyLength, 1);
         HistoryLength = historyLength;
         _entries = new long[(long)initialUsers * historyLength];
-        _counts = new int[initialUsers];
-        _nextSlot = new int[initialUsers];
+        _users = new UserSlots[initialUsers];
     }
 
     /// <summary>Distinct items remembered per user.</summary>
@@ -36,22 +38,17 @@ public sealed class SeenItems
     /// <summary>Grows to hold at least <paramref name="userCapacity"/> user rows.</summary>
     public void EnsureCapacity(int userCapacity)
     {
-        if (_counts.Length >= userCapacity)
+        if (_users.Length >= userCapacity)
         {
             return;
         }
 
         Array.Resize(ref _entries, checked(userCapacity * HistoryLength));
-        Array.Resize(ref _counts, userCapacity);
-        Array.Resize(ref _nextSlot, userCapacity);
+        Array.Resize(ref _users, userCapacity);
     }
 
     /// <summary>Forgets a user row's history (the user was evicted and the row reused).</summary>
-    public void Reset(int userRow)
-    {
-        _counts[userRow] = 0;
-        _nextSlot[userRow] = 0;
-    }
+    public void Reset(int userRow) => _users[userRow] = new UserSlots { SinceCapture = ResetSinceCapture };
 
     /// <summary>
     /// Records that the user saw the item. A repeat of one of the user's <see cref="RepeatWindow"/>
@@ -61,18 +58,25 @@ public sealed class SeenItems
     {
         long key = Key(itemRow, itemGeneration);
         Span<long> history = _entries.AsSpan(userRow * HistoryLength, HistoryLength);
-        int count = _counts[userRow];
-        int slot = _nextSlot[userRow];
+        ref UserSlots user = ref _users[userRow];
+        int count = user.Count;
+        int slot = user.NextSlot;
         if (RecentlyRecorded(history, count, slot, key))
         {
             return;
         }
 
         history[slot] = key;
-        _nextSlot[userRow] = slot + 1 == HistoryLength ? 0 : slot + 1;
+        user.NextSlot = slot + 1 == HistoryLength ? 0 : slot + 1;
         if (count < HistoryLength)
         {
-            _counts[userRow] = count + 1;
+            user.Count = count + 1;
+        }
+
+        // Saturates: after HistoryLength new items the whole history is new.
+        if ((uint)user.SinceCapture < (uint)HistoryLength)
+        {
+            user.SinceCapture++;
         }
     }
 
@@ -83,12 +87,12 @@ public sealed class SeenItems
     /// </summary>
     public unsafe void Prefetch(int userRow)
     {
-        if (!Sse.IsSupported || (uint)userRow >= (uint)_counts.Length)
+        if (!Sse.IsSupported || (uint)userRow >= (uint)_users.Length)
         {
             return;
         }
 
-        int slot = _nextSlot[userRow];
+        int slot = _users[userRow].NextSlot;
         fixed (long* entries = _entries)
         {
             long* next = entries + ((long)userRow * HistoryLength) + slot;
@@ -104,21 +108,55 @@ public sealed class SeenItems
 
     /// <summary>True when the item (row and generation) is in the user's history.</summary>
     public bool Contains(int userRow, int itemRow, int itemGeneration) =>
-        _entries.AsSpan(userRow * HistoryLength, _counts[userRow]).Contains(Key(itemRow, itemGeneration));
+        _entries.AsSpan(userRow * HistoryLength, _users[userRow].Count).Contains(Key(itemRow, itemGeneration));
 
     /// <summary>
     /// Copies the user's remembered item rows that still hold the same item into
-    /// <paramref name="destination"/> (at least <see cref="HistoryLength"/> long) and returns how many.
+    /// <paramref name="destination"/> (at least <see cref="HistoryLength"/> long), oldest first, and returns how many.
     /// </summary>
     public int CopyLiveRows(int userRow, IdMap items, Span<int> destination)
     {
         ArgumentNullException.ThrowIfNull(items);
-        ReadOnlySpan<long> history = _entries.AsSpan(userRow * HistoryLength, _counts[userRow]);
-        int written = 0;
-        foreach (long key in history)
+        return CopyNewest(userRow, _users[userRow].Count, items, destination);
+    }
+
+    /// <summary>
+    /// Copies the item rows recorded for the user since the last capture (<see cref="MarkCaptured"/> or this
+    /// method), oldest first, that still hold the same item, into <paramref name="destination"/> (at least
+    /// <see cref="HistoryLength"/> long); returns how many and starts the next capture. When the history was
+    /// reset since (<paramref name="whole"/> true), copies the whole history instead, oldest first: it
+    /// replaces what was captured before rather than extending it.
+    /// </summary>
+    public int CopyRecordedSinceCapture(int userRow, IdMap items, Span<int> destination, out bool whole)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ref UserSlots user = ref _users[userRow];
+        whole = user.SinceCapture == ResetSinceCapture;
+        int recorded = whole ? user.Count : user.SinceCapture;
+        user.SinceCapture = 0;
+        return CopyNewest(userRow, recorded, items, destination);
+    }
+
+    /// <summary>Marks the user's history as captured whole (after a snapshot, or a restore from one).</summary>
+    public void MarkCaptured(int userRow) => _users[userRow].SinceCapture = 0;
+
+    /// <summary>Copies the live rows of the user's <paramref name="newest"/> most recent entries, oldest first.</summary>
+    private int CopyNewest(int userRow, int newest, IdMap items, Span<int> destination)
+    {
+        ReadOnlySpan<long> history = _entries.AsSpan(userRow * HistoryLength, HistoryLength);
+        // The newest entry is just before NextSlot; once the ring is full, the oldest is at NextSlot.
+        int start = _users[userRow].NextSlot - newest;
+        if (start < 0)
         {
-            int row = (int)(key & 0xFFFFFFFF);
-            int generation = (int)(key >> 32);
+            start += HistoryLength;
+        }
+
+        int written = 0;
+        for (int i = 0; i < newest; i++)
+        {
+            int slot = start + i < HistoryLength ? start + i : start + i - HistoryLength;
+            int row = (int)(history[slot] & 0xFFFFFFFF);
+            int generation = (int)(history[slot] >> 32);
             if (row < items.Count && items.GenerationAt(row) == generation)
             {
                 destination[written++] = row;
@@ -145,4 +183,17 @@ public sealed class SeenItems
     }
 
     private static long Key(int itemRow, int itemGeneration) => ((long)itemGeneration << 32) | (uint)itemRow;
+
+    /// <summary>A row's place in its ring of entries; one struct so <see cref="Record"/> touches one cache line.</summary>
+    private struct UserSlots
+    {
+        /// <summary>Entries held (at most <see cref="HistoryLength"/>).</summary>
+        public int Count;
+
+        /// <summary>Where the next entry goes.</summary>
+        public int NextSlot;
+
+        /// <summary>Entries recorded since the last capture (at most <see cref="HistoryLength"/>), or <see cref="ResetSinceCapture"/>.</summary>
+        public int SinceCapture;
+    }
 }

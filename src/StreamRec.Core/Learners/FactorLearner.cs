@@ -253,6 +253,33 @@ public abstract class FactorLearner : IOnlineRecommender
     }
 
     /// <summary>
+    /// The ids a checkpoint delta carries for a user's history (allocates): the items recorded since the
+    /// previous capture, oldest first, to be appended to the stored history; or the whole history when it was
+    /// reset since (<paramref name="whole"/> true), to replace it. Starts the next capture.
+    /// </summary>
+    public string[] CaptureSeenItemIds(int userRow, out bool whole)
+    {
+        int count = _seen.CopyRecordedSinceCapture(userRow, Items.Ids, _excludedRows, out whole);
+        var ids = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            ids[i] = Items.Ids.IdAt(_excludedRows[i]);
+        }
+
+        return ids;
+    }
+
+    /// <summary>The ids of the user's whole history for a snapshot (allocates); later captures carry only what follows.</summary>
+    public string[] CaptureAllSeenItemIds(int userRow)
+    {
+        _seen.MarkCaptured(userRow);
+        return SeenItemIds(userRow);
+    }
+
+    /// <summary>Items remembered per user (the seen-history length).</summary>
+    public int SeenHistoryLength => _seen.HistoryLength;
+
+    /// <summary>
     /// Restores one user exactly as checkpointed: vector, bias, AdaGrad state and item history.
     /// Items must be restored first; history entries of items no longer held are dropped.
     /// </summary>
@@ -269,6 +296,9 @@ public abstract class FactorLearner : IOnlineRecommender
                 _seen.Record(row, itemRow, Items.Ids.GenerationAt(itemRow));
             }
         }
+
+        // What was restored is stored already: the next delta carries only what follows.
+        _seen.MarkCaptured(row);
     }
 
     /// <summary>Learner-wide scalars beyond the tables (for example the running rating mean), for checkpoints.</summary>

@@ -77,17 +77,20 @@ internal sealed record ChainContent(
             users[id] = new UserEntry(rows.Vector(row).ToArray(), rows.Biases?[row] ?? 0f, seen);
         }
 
-        if (partition.SeenItems is null)
-        {
-            return;
-        }
-
-        foreach (var (id, seen) in partition.SeenItems)
+        foreach (var (id, seen) in partition.SeenItems ?? new Dictionary<string, string[]>())
         {
             // A history without a vector has nothing to rank with; the user is served trending.
             if (users.TryGetValue(id, out var existing))
             {
                 users[id] = existing with { Seen = seen };
+            }
+        }
+
+        foreach (var (id, appended) in partition.AppendedSeenItems ?? new Dictionary<string, string[]>())
+        {
+            if (users.TryGetValue(id, out var existing))
+            {
+                users[id] = existing with { Seen = SeenHistory.Append(existing.Seen, appended, partition.SeenHistoryLength) };
             }
         }
     }

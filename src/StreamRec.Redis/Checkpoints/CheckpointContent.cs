@@ -55,8 +55,38 @@ public sealed class EmbeddingRows
 /// <summary>The user rows owned by one Kafka partition (users are keyed, and so partitioned, by user id).</summary>
 /// <param name="Partition">Kafka partition of the clickstream topic(s) that owns these users.</param>
 /// <param name="Rows">The users' embedding rows.</param>
-/// <param name="SeenItems">Optional per-user seen-item history (user id to item ids, oldest first).</param>
-public sealed record UserPartitionRows(int Partition, EmbeddingRows Rows, IReadOnlyDictionary<string, string[]>? SeenItems = null);
+/// <param name="SeenItems">Optional per-user seen-item history (user id to item ids, oldest first); replaces a stored one.</param>
+public sealed record UserPartitionRows(int Partition, EmbeddingRows Rows, IReadOnlyDictionary<string, string[]>? SeenItems = null)
+{
+    /// <summary>
+    /// Deltas only: items each user saw since the previous publish, oldest first, appended to the stored
+    /// history (<see cref="SeenHistory.Append"/>). A user is in at most one of this and <see cref="SeenItems"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string[]>? AppendedSeenItems { get; init; }
+
+    /// <summary>How many of its newest items a history keeps after <see cref="AppendedSeenItems"/> are appended (0: all).</summary>
+    public int SeenHistoryLength { get; init; }
+}
+
+/// <summary>How appended seen items extend a stored history (chunk kind <c>SEEN_ITEMS_APPENDED</c>).</summary>
+public static class SeenHistory
+{
+    /// <summary><paramref name="history"/> (null: none) followed by <paramref name="appended"/>, keeping the newest <paramref name="historyLength"/> ids (0: all).</summary>
+    public static string[] Append(IReadOnlyList<string>? history, IReadOnlyList<string> appended, int historyLength)
+    {
+        ArgumentNullException.ThrowIfNull(appended);
+        history ??= [];
+        var total = history.Count + appended.Count;
+        var skip = historyLength > 0 ? Math.Max(0, total - historyLength) : 0;
+        var result = new string[total - skip];
+        for (var i = skip; i < total; i++)
+        {
+            result[i - skip] = i < history.Count ? history[i] : appended[i - history.Count];
+        }
+
+        return result;
+    }
+}
 
 /// <summary>An id with a score (trending entries, top-k entries).</summary>
 public readonly record struct ScoredId(string Id, float Score);

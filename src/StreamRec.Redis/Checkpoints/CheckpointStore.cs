@@ -227,7 +227,7 @@ public sealed class CheckpointStore
         var keys = new CheckpointKeys(model, version);
         var delta = manifest.Deltas.FirstOrDefault(d => d.Seq == deltaSeq)
             ?? throw new ArgumentOutOfRangeException(nameof(deltaSeq), deltaSeq, $"The manifest of snapshot {manifest.SnapshotId} lists deltas up to {manifest.LastDeltaSeq}.");
-        var state = new RestoredState(manifest.Dimensions, manifest.HasBiases);
+        var state = new RestoredState(manifest.Dimensions, manifest.HasBiases, fromSnapshot: false);
         await ApplyChunksAsync(Database, state, [.. delta.Chunks], manifest.SnapshotId, deltaSeq,
             r => keys.DeltaChunk(manifest.SnapshotId, deltaSeq, r.Index), cancellationToken).ConfigureAwait(false);
         return state.ToCheckpoint(manifest, RestoreScope.All);
@@ -553,6 +553,14 @@ public sealed class CheckpointStore
                     yield return chunk;
                 }
             }
+
+            if (users.AppendedSeenItems is { Count: > 0 } appended)
+            {
+                foreach (var chunk in ChunkCodec.SeenItemChunks(users.Partition, appended, target, users.SeenHistoryLength))
+                {
+                    yield return chunk;
+                }
+            }
         }
 
         if (checkpoint.Trending is { } trending)
@@ -593,6 +601,11 @@ public sealed class CheckpointStore
         if (checkpoint.Users.Select(u => u.Partition).Distinct().Count() != checkpoint.Users.Count)
         {
             throw new ArgumentException("Each partition may appear once in Users.", nameof(checkpoint));
+        }
+
+        if (checkpoint.Users.Any(u => u.AppendedSeenItems is { Count: > 0 }))
+        {
+            throw new ArgumentException("A snapshot has no stored histories to append to: give whole histories in SeenItems.", nameof(checkpoint));
         }
     }
 
@@ -644,11 +657,11 @@ public sealed class CheckpointStore
         bool Wanted(ChunkRef chunk) => chunk.Kind switch
         {
             ChunkKind.Items or ChunkKind.Trending => scope.IncludeItems,
-            ChunkKind.Users or ChunkKind.SeenItems => scope.UserPartitions is null || scope.UserPartitions.Contains(chunk.Partition),
+            ChunkKind.Users or ChunkKind.SeenItems or ChunkKind.SeenItemsAppended => scope.UserPartitions is null || scope.UserPartitions.Contains(chunk.Partition),
             _ => true,
         };
 
-        var state = new RestoredState(manifest.Dimensions, manifest.HasBiases);
+        var state = new RestoredState(manifest.Dimensions, manifest.HasBiases, fromSnapshot: true);
         var snapshotRefs = manifest.SnapshotChunks.Where(Wanted).ToList();
         state.Reserve(snapshotRefs);
         await ApplyChunksAsync(db, state, snapshotRefs, manifest.SnapshotId, 0, r => keys.SnapshotChunk(manifest.SnapshotId, r.Index), cancellationToken).ConfigureAwait(false);

@@ -163,12 +163,18 @@ internal static class ChunkCodec
     }
 
     /// <summary>Seen-item histories of one partition cut into chunks.</summary>
-    public static IEnumerable<CheckpointChunk> SeenItemChunks(int partition, IReadOnlyDictionary<string, string[]> seen, int targetBytes)
+    /// <param name="appendedHistoryLength">
+    /// Null: whole histories (<see cref="ChunkKind.SeenItems"/>). Otherwise the lists are appended items
+    /// (<see cref="ChunkKind.SeenItemsAppended"/>) and each history keeps this many newest items (0: all).
+    /// </param>
+    public static IEnumerable<CheckpointChunk> SeenItemChunks(int partition, IReadOnlyDictionary<string, string[]> seen, int targetBytes, int? appendedHistoryLength = null)
     {
         var users = seen.Keys.ToArray();
         foreach (var chunk in Cut(users, user => user.Length + RowOverheadBytes + ListBytes(seen[user]), targetBytes))
         {
-            var result = new CheckpointChunk { Kind = ChunkKind.SeenItems, Partition = partition };
+            var result = appendedHistoryLength is { } historyLength
+                ? new CheckpointChunk { Kind = ChunkKind.SeenItemsAppended, Partition = partition, HistoryLength = historyLength }
+                : new CheckpointChunk { Kind = ChunkKind.SeenItems, Partition = partition };
             for (var i = chunk.Start; i < chunk.Start + chunk.Count; i++)
             {
                 result.Ids.Add(users[i]);
@@ -182,8 +188,8 @@ internal static class ChunkCodec
     }
 
     /// <summary>
-    /// About the encoded size of an id list, from UTF-16 lengths (exact for ASCII ids): every delta re-encodes
-    /// each touched user's whole history, and protobuf measures each id's UTF-8 length again anyway.
+    /// About the encoded size of an id list, from UTF-16 lengths (exact for ASCII ids): snapshots encode every
+    /// user's whole history, and protobuf measures each id's UTF-8 length again anyway.
     /// </summary>
     private static int ListBytes(string[] ids)
     {

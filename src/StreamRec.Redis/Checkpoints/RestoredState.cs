@@ -3,12 +3,21 @@ using StreamRec.Contracts.V1;
 
 namespace StreamRec.Redis.Checkpoints;
 
-/// <summary>The model being rebuilt by a restore: snapshot chunks, then delta chunks, rows replaced by id. Single-threaded.</summary>
-internal sealed class RestoredState(int dimensions, bool hasBiases)
+/// <summary>
+/// The model being rebuilt by a restore: snapshot chunks, then delta chunks, rows replaced by id and
+/// appended seen items added to histories. Single-threaded.
+/// </summary>
+/// <param name="fromSnapshot">
+/// True when the chunks start with a snapshot, so a user without a stored history had none and appended
+/// items become the history; false for one delta read alone, which keeps them apart as appended items.
+/// </param>
+internal sealed class RestoredState(int dimensions, bool hasBiases, bool fromSnapshot)
 {
     private readonly RowTable _items = new(dimensions, hasBiases);
     private readonly Dictionary<int, RowTable> _users = [];
     private readonly Dictionary<int, Dictionary<string, string[]>> _seen = [];
+    private readonly Dictionary<int, Dictionary<string, string[]>> _appendedSeen = [];
+    private readonly Dictionary<int, int> _seenHistoryLength = [];
     private readonly Dictionary<string, int> _trendingIndex = new(StringComparer.Ordinal);
     private readonly List<ScoredId> _trending = [];
 
@@ -71,14 +80,29 @@ internal sealed class RestoredState(int dimensions, bool hasBiases)
                     throw new CheckpointCorruptException(key, $"has {chunk.Ids.Count} users but {chunk.Seen.Count} seen-item lists.");
                 }
 
-                if (!_seen.TryGetValue(chunk.Partition, out var seen))
-                {
-                    _seen[chunk.Partition] = seen = new Dictionary<string, string[]>(StringComparer.Ordinal);
-                }
-
+                var seen = ListsOf(_seen, chunk.Partition);
+                _appendedSeen.TryGetValue(chunk.Partition, out var appendedBefore);
                 for (var i = 0; i < chunk.Ids.Count; i++)
                 {
                     seen[chunk.Ids[i]] = [.. chunk.Seen[i].Ids];
+                    appendedBefore?.Remove(chunk.Ids[i]);
+                }
+
+                break;
+            case ChunkKind.SeenItemsAppended:
+                if (chunk.Seen.Count != chunk.Ids.Count || chunk.HistoryLength < 0)
+                {
+                    throw new CheckpointCorruptException(key, $"has {chunk.Ids.Count} users, {chunk.Seen.Count} appended seen-item lists and history length {chunk.HistoryLength}.");
+                }
+
+                _seenHistoryLength[chunk.Partition] = chunk.HistoryLength;
+                var histories = ListsOf(_seen, chunk.Partition);
+                var appended = ListsOf(_appendedSeen, chunk.Partition);
+                for (var i = 0; i < chunk.Ids.Count; i++)
+                {
+                    var id = chunk.Ids[i];
+                    var target = fromSnapshot || histories.ContainsKey(id) ? histories : appended;
+                    target[id] = SeenHistory.Append(target.GetValueOrDefault(id), chunk.Seen[i].Ids, chunk.HistoryLength);
                 }
 
                 break;
@@ -99,13 +123,26 @@ internal sealed class RestoredState(int dimensions, bool hasBiases)
         CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtMs),
         Offsets = [.. manifest.Offsets.Select(o => new KafkaOffset(o.Topic, o.Partition, o.NextOffset, o.AppliedEvents, o.DeadLetteredEvents))],
         Items = _items.ToRows(),
-        Users = [.. _users.OrderBy(p => p.Key).Select(p => new UserPartitionRows(p.Key, p.Value.ToRows(), _seen.GetValueOrDefault(p.Key)))
-            .Concat(_seen.Keys.Except(_users.Keys).Order().Select(partition =>
-                new UserPartitionRows(partition, EmbeddingRows.Empty(dimensions, hasBiases), _seen[partition])))],
+        Users = [.. _users.Keys.Union(_seen.Keys).Union(_appendedSeen.Keys).Order().Select(partition =>
+            new UserPartitionRows(partition, _users.TryGetValue(partition, out var rows) ? rows.ToRows() : EmbeddingRows.Empty(dimensions, hasBiases), _seen.GetValueOrDefault(partition))
+            {
+                AppendedSeenItems = _appendedSeen.GetValueOrDefault(partition),
+                SeenHistoryLength = _seenHistoryLength.GetValueOrDefault(partition),
+            })],
         Trending = scope.IncludeItems && (_trending.Count > 0 || manifest.TrendingReferenceTimeMs != 0)
             ? new TrendingState(manifest.TrendingReferenceTimeMs, [.. _trending])
             : null,
     };
+
+    private static Dictionary<string, string[]> ListsOf(Dictionary<int, Dictionary<string, string[]>> byPartition, int partition)
+    {
+        if (!byPartition.TryGetValue(partition, out var lists))
+        {
+            byPartition[partition] = lists = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        }
+
+        return lists;
+    }
 
     private RowTable UsersOf(int partition)
     {

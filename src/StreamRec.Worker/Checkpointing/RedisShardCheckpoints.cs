@@ -118,12 +118,18 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
     {
         ArgumentNullException.ThrowIfNull(capture);
         var chain = CheckpointKeys.ChainVersion(_version, PartitionChain(capture.Partition));
-        var users = new UserPartitionRows(capture.Partition.Partition.Value, ToEmbeddingRows(capture.Users), capture.SeenItems);
+        var users = new UserPartitionRows(capture.Partition.Partition.Value, ToEmbeddingRows(capture.Users), capture.SeenItems)
+        {
+            AppendedSeenItems = capture.AppendedSeenItems,
+            SeenHistoryLength = capture.SeenHistoryLength,
+        };
         KafkaOffset[] offsets = [new(capture.Partition.Topic, capture.Partition.Partition.Value, capture.NextOffset, capture.AppliedEvents, capture.DeadLetteredEvents)];
         try
         {
             if (capture.IsSnapshot || await _store.GetManifestAsync(_model, chain).ConfigureAwait(false) is null)
             {
+                // A chain with nothing stored yet: appended items are all its users have seen.
+                users = new UserPartitionRows(users.Partition, users.Rows, capture.SeenItems.Concat(capture.AppendedSeenItems).ToDictionary(StringComparer.Ordinal));
                 await RegisterAsync(chain).ConfigureAwait(false);
                 await _store.PublishSnapshotAsync(new ModelCheckpoint
                 {

@@ -1,10 +1,12 @@
+using StreamRec.Redis.Checkpoints;
 using StreamRec.Worker.Sharding;
 
 namespace StreamRec.Worker.Checkpointing;
 
 /// <summary>
 /// How a chain's snapshot and deltas combine into one state: a snapshot replaces everything; a
-/// delta replaces the rows it carries and the offset and counts. Restore applies the same rule.
+/// delta replaces the rows it carries and the offset and counts, and extends the seen-item histories
+/// it appends to. Restore applies the same rule.
 /// </summary>
 public static class ShardStateMerge
 {
@@ -15,6 +17,11 @@ public static class ShardStateMerge
         var seen = capture.IsSnapshot || state is null
             ? new Dictionary<string, string[]>(capture.SeenItems, StringComparer.Ordinal)
             : Merge(state.SeenItems, capture.SeenItems);
+        foreach (var (user, items) in capture.AppendedSeenItems)
+        {
+            seen[user] = SeenHistory.Append(seen.GetValueOrDefault(user), items, capture.SeenHistoryLength);
+        }
+
         return new ShardRestore(capture.NextOffset, capture.AppliedEvents, capture.DeadLetteredEvents, capture.EventTimeWatermarkMs, users, seen, capture.ScalarState);
     }
 

@@ -36,7 +36,11 @@ public sealed class Shard(TopicPartition partition, FactorLearner learner)
     public bool HasUnpublishedChanges => NextOffset != PublishedOffset;
 }
 
-/// <summary>A shard's state copied for publishing: a delta (touched users) or a snapshot (all users).</summary>
+/// <summary>
+/// A shard's state copied for publishing: a delta (touched users) or a snapshot (all users).
+/// <see cref="SeenItems"/> are whole histories that replace the stored ones (every user of a snapshot;
+/// in a delta, users whose history was reset); the other users of a delta are in <see cref="AppendedSeenItems"/>.
+/// </summary>
 public sealed record ShardCapture(
     TopicPartition Partition,
     bool IsSnapshot,
@@ -50,6 +54,12 @@ public sealed record ShardCapture(
 {
     /// <summary>Current top-k lists of some of the users in this capture, for lookup keys.</summary>
     public IReadOnlyList<UserTopK> RecentTopK { get; init; } = [];
+
+    /// <summary>Items each user saw since the previous capture, oldest first, to append to the stored history (deltas only).</summary>
+    public IReadOnlyDictionary<string, string[]> AppendedSeenItems { get; init; } = new Dictionary<string, string[]>();
+
+    /// <summary>How many of its newest items a history keeps after appending (the learner's seen-history length).</summary>
+    public int SeenHistoryLength { get; init; }
 }
 
 /// <summary>The shared items copied for publishing: touched rows (or all) and the trending state.</summary>

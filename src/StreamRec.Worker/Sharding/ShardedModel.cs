@@ -135,10 +135,24 @@ public sealed class ShardedModel
         learner.Flush();
         var rows = snapshot ? Enumerable.Range(0, learner.Users.Count).ToArray() : learner.Users.RowsTouchedSince(shard.CapturedVersion);
         var users = TableRows.Capture(learner.Users, rows);
-        var seen = new Dictionary<string, string[]>(rows.Count, StringComparer.Ordinal);
+        var seen = new Dictionary<string, string[]>(snapshot ? rows.Count : 0, StringComparer.Ordinal);
+        var appended = new Dictionary<string, string[]>(snapshot ? 0 : rows.Count, StringComparer.Ordinal);
         foreach (var row in rows)
         {
-            seen[learner.Users.Ids.IdAt(row)] = learner.SeenItemIds(row);
+            // A delta carries only the items seen since the last capture: rewriting whole histories (up to
+            // SeenHistoryLength ids per user) each delta cost more than the users' vectors.
+            if (snapshot)
+            {
+                seen[learner.Users.Ids.IdAt(row)] = learner.CaptureAllSeenItemIds(row);
+            }
+            else
+            {
+                var ids = learner.CaptureSeenItemIds(row, out var whole);
+                if (whole || ids.Length > 0)
+                {
+                    (whole ? seen : appended)[learner.Users.Ids.IdAt(row)] = ids;
+                }
+            }
         }
 
         var topK = new List<UserTopK>(Math.Min(topKUsers, rows.Count));
@@ -155,7 +169,12 @@ public sealed class ShardedModel
 
         shard.CapturedVersion = learner.Users.AdvanceVersion();
         return new ShardCapture(shard.Partition, snapshot, shard.NextOffset, shard.AppliedEvents, shard.DeadLetteredEvents,
-            shard.EventTimeWatermarkMs, users, seen, learner.ReadScalarState()) { RecentTopK = topK };
+            shard.EventTimeWatermarkMs, users, seen, learner.ReadScalarState())
+        {
+            RecentTopK = topK,
+            AppendedSeenItems = appended,
+            SeenHistoryLength = learner.SeenHistoryLength,
+        };
     }
 
     /// <summary>Copies the items touched since the last item capture (or all), with trending.</summary>

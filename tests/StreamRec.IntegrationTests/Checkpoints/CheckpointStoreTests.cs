@@ -12,6 +12,52 @@ public sealed class CheckpointStoreTests
     private static readonly CheckpointOptions _smallChunks = new() { ChunkTargetBytes = 16 * 1024 };
 
     [Test]
+    public async Task AppendedSeenItems_ExtendTheStoredHistories_KeepingTheNewest_AndAWholeListReplacesOne()
+    {
+        await using var scope = await TestRedis.CreateScope();
+        var store = new CheckpointStore(scope.Connection, _smallChunks);
+        var snapshot = Model(scope.Namespace, "v1", items: 20, usersPerPartition: 4, partitions: 1, dimensions: 4, seed: 3);
+        snapshot = snapshot with
+        {
+            Users = [snapshot.Users[0] with { SeenItems = new Dictionary<string, string[]> { ["user-p0-0"] = ["a", "b", "c"], ["user-p0-1"] = ["x"] } }],
+        };
+        await store.PublishSnapshotAsync(snapshot);
+        UserPartitionRows Appending(Dictionary<string, string[]>? whole, Dictionary<string, string[]> appended) =>
+            new(0, EmbeddingRows.Empty(4, withBiases: true), whole) { AppendedSeenItems = appended, SeenHistoryLength = 4 };
+        await store.PublishDeltaAsync(new CheckpointDelta
+        {
+            Model = scope.Namespace, Version = "v1",
+            Users = [Appending(null, new() { ["user-p0-0"] = ["d", "e"], ["user-p0-2"] = ["p"] })],
+        });
+        await store.PublishDeltaAsync(new CheckpointDelta
+        {
+            Model = scope.Namespace, Version = "v1",
+            Users = [Appending(new() { ["user-p0-1"] = ["y"] }, new() { ["user-p0-0"] = ["f"] })],
+        });
+
+        var seen = (await store.RestoreAsync(scope.Namespace, "v1")).Checkpoint.Users[0].SeenItems!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen["user-p0-0"], Is.EqualTo(new[] { "c", "d", "e", "f" }), "appended twice, the oldest dropped beyond 4");
+            Assert.That(seen["user-p0-1"], Is.EqualTo(new[] { "y" }), "a whole list replaces");
+            Assert.That(seen["user-p0-2"], Is.EqualTo(new[] { "p" }), "appended to a user with no stored history");
+        });
+    }
+
+    [Test]
+    public async Task Snapshot_WithAppendedSeenItems_IsRefused()
+    {
+        await using var scope = await TestRedis.CreateScope();
+        var store = new CheckpointStore(scope.Connection);
+        var snapshot = Model(scope.Namespace, "v1", items: 5, usersPerPartition: 2, partitions: 1, dimensions: 4, seed: 4);
+        snapshot = snapshot with { Users = [snapshot.Users[0] with { AppendedSeenItems = new Dictionary<string, string[]> { ["user-p0-0"] = ["a"] } }] };
+
+        var refused = Assert.ThrowsAsync<ArgumentException>(() => store.PublishSnapshotAsync(snapshot));
+        Assert.That(refused!.Message, Does.Contain("append"));
+    }
+
+    [Test]
     public async Task SnapshotThenDeltas_RestoreGivesTheSameRowsBitForBitAndTheLastOffsets()
     {
         await using var scope = await TestRedis.CreateScope();

@@ -116,7 +116,7 @@ public sealed class HostileChunkTests
         try
         {
             var chunk = ChunkCodec.Decode(key, forged.Value, forged.Expected, snapshotId: 1, deltaSeq: 0);
-            new RestoredState(ForgedChunks.Dimensions, hasBiases: true).Apply(chunk, key);
+            new RestoredState(ForgedChunks.Dimensions, hasBiases: true, fromSnapshot: true).Apply(chunk, key);
             return true.ToProperty().Collect("applied");
         }
         catch (CheckpointCorruptException ex)
@@ -237,6 +237,7 @@ public static class ForgedChunks
             .. ChunkCodec.EmbeddingChunks(ChunkKind.Users, 0, rows, 1 << 20),
             .. ChunkCodec.TrendingChunks(model.Trending!, 1 << 20),
             .. ChunkCodec.SeenItemChunks(0, new Dictionary<string, string[]> { ["u1"] = ["a", "b"], ["u2"] = ["c"] }, 1 << 20),
+            .. ChunkCodec.SeenItemChunks(0, new Dictionary<string, string[]> { ["u1"] = ["d"], ["u3"] = ["e", "f"] }, 1 << 20, appendedHistoryLength: 3),
         ];
         return [.. chunks.Select(chunk =>
         {

@@ -40,6 +40,33 @@ public sealed class ReadDeltaTests
     }
 
     [Test]
+    public async Task ReadDelta_KeepsAppendedSeenItemsApartFromWholeHistories()
+    {
+        await using var scope = await TestRedis.CreateScope();
+        var store = new CheckpointStore(scope.Connection);
+        await store.PublishSnapshotAsync(Model(scope.Namespace, "v1", items: 10, usersPerPartition: 3, partitions: 1, dimensions: 4, seed: 6));
+        var published = await store.PublishDeltaAsync(new CheckpointDelta
+        {
+            Model = scope.Namespace, Version = "v1",
+            Users =
+            [
+                new UserPartitionRows(0, EmbeddingRows.Empty(4, withBiases: true), new Dictionary<string, string[]> { ["user-p0-1"] = ["item5"] })
+                {
+                    AppendedSeenItems = new Dictionary<string, string[]> { ["user-p0-0"] = ["item2", "item3"] },
+                    SeenHistoryLength = 50,
+                },
+            ],
+        });
+
+        var users = (await store.ReadDeltaAsync(scope.Namespace, "v1", published.Manifest, 1)).Users.Single();
+
+        Assert.That(users.SeenItems, Is.EquivalentTo(new Dictionary<string, string[]> { ["user-p0-1"] = ["item5"] }));
+        Assert.That(users.AppendedSeenItems, Is.EquivalentTo(new Dictionary<string, string[]> { ["user-p0-0"] = ["item2", "item3"] }),
+            "a follower appends these to the history it holds, which this delta alone does not know");
+        Assert.That(users.SeenHistoryLength, Is.EqualTo(50));
+    }
+
+    [Test]
     public async Task ReadDelta_OfASequenceTheManifestDoesNotList_Throws()
     {
         await using var scope = await TestRedis.CreateScope();

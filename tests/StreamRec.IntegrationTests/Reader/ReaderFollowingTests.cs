@@ -45,6 +45,39 @@ public sealed class ReaderFollowingTests
     }
 
     [Test]
+    public async Task DeltaAppendingSeenItems_ExcludesThemToo_AndKeepsTheHistoryBefore()
+    {
+        await using var scope = await TestRedis.CreateScope();
+        var store = new CheckpointStore(scope.Connection);
+        var checkpoint = Trained(scope.Namespace, "v1");
+        await store.PublishSnapshotAsync(checkpoint);
+        await using var reader = await RunningReader.StartAsync(scope.Namespace, scope.Server.Endpoint);
+        var (before, _) = await reader.UntilAsync(c => c.GetRecommendationsAsync("user5", k: 10, excludeSeen: true), _ => true, _timeout, "the reader loads v1");
+        var partition = checkpoint.Users.Single(p => p.Rows.Ids.Contains("user5"));
+        var seenBefore = partition.SeenItems!["user5"];
+        Assert.That(seenBefore, Is.Not.Empty, "the snapshot holds a history to keep");
+        var newlySeen = before.Items[0].Id;
+
+        await store.PublishDeltaAsync(new CheckpointDelta
+        {
+            Model = scope.Namespace, Version = "v1",
+            Users =
+            [
+                new UserPartitionRows(partition.Partition, EmbeddingRows.Empty(checkpoint.Dimensions, withBiases: true))
+                {
+                    AppendedSeenItems = new Dictionary<string, string[]> { ["user5"] = [newlySeen] },
+                    SeenHistoryLength = 1_000,
+                },
+            ],
+        });
+
+        var (after, _) = await reader.UntilAsync(c => c.GetRecommendationsAsync("user5", k: 10, excludeSeen: true),
+            a => a.Items.All(i => i.Id != newlySeen), _timeout, "the appended item is left out");
+        Assert.That(after.Items.Select(i => i.Id).Intersect(seenBefore), Is.Empty, "the items seen before the delta are still left out");
+        Assert.That(after.Items.Take(9).Select(i => i.Id), Is.EqualTo(before.Items.Skip(1).Select(i => i.Id)), "nothing else changed");
+    }
+
+    [Test]
     public async Task DeltasOfAShardedVersion_AreAppliedIncrementallyPerChain()
     {
         await using var scope = await TestRedis.CreateScope();

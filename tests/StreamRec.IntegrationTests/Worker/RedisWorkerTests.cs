@@ -162,16 +162,7 @@ public sealed class RestoredModelQualityTests
         var training = stream.Take(TrainEvents).ToList();
         var held = stream.Skip(TrainEvents).ToList();
 
-        using (var producer = new Confluent.Kafka.ProducerBuilder<string, byte[]>(KafkaTestSettings.Producer(kafka.BootstrapServers)).Build())
-        {
-            foreach (var e in training)
-            {
-                var click = new StreamRec.Contracts.V1.ClickEvent { UserId = e.UserId, ItemId = e.ItemId, Type = e.Type, Value = e.Value, EventTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
-                producer.Produce("clicks", new Confluent.Kafka.Message<string, byte[]> { Key = e.UserId, Value = Google.Protobuf.MessageExtensions.ToByteArray(click) });
-            }
-
-            producer.Flush(TimeSpan.FromSeconds(30));
-        }
+        ProduceAll(kafka.BootstrapServers, training);
 
         var options = new WorkerOptions
         {
@@ -212,6 +203,76 @@ public sealed class RestoredModelQualityTests
         TestContext.Out.WriteLine($"held-out recall@10: restored {restoredRecall:0.000}, in process {inProcessRecall:0.000}");
 
         Assert.That(restoredRecall, Is.EqualTo(inProcessRecall).Within(RelativeTolerance * inProcessRecall));
+    }
+
+    [Test]
+    public async Task RestoredSeenHistories_EqualTheInProcessLearners_AfterDeltasThatAppendToThem()
+    {
+        var learner = new LearnerOptions { Learner = "isgd", Dimensions = 8, SeenHistoryLength = 12 };
+        var stream = new StreamRec.Core.Data.SyntheticClickstream(new StreamRec.Core.Data.SyntheticClickstreamOptions(Users: 150, Items: 400, Events: 6_000, Seed: 8)).ToList();
+        using var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        kafka.CreateTopic("clicks", Partitions);
+        await using var redis = await TestRedis.CreateScope();
+        kafka.CreateTopic($"{redis.Namespace}.dead-letter", 1);
+        var options = WorkerTestKit.Options(kafka.BootstrapServers, redis.Namespace, redis.Server.Endpoint);
+        options.Learner = learner;
+        var store = new RedisShardCheckpoints(redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, "v1", "isgd", new Dictionary<string, string>());
+        using (var stop = new CancellationTokenSource())
+        {
+            var worker = new WorkerRuntime(options, store, NullLogger.Instance);
+            var running = worker.RunAsync(stop.Token);
+            // Three rounds, each checkpointed before the next: the first publish of a chain is a snapshot, later ones deltas.
+            for (var round = 1; round <= 3; round++)
+            {
+                ProduceAll(kafka.BootstrapServers, stream.Skip((round - 1) * 2_000).Take(2_000));
+                Eventually.Until(() => WorkerTestKit.PersistedTotal(redis.Connection, redis.Namespace, Partitions, "v1") == round * 2_000, TimeSpan.FromSeconds(60), $"round {round} checkpointed");
+            }
+
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var restored = new StreamRec.Worker.Sharding.ShardedModel(learner);
+        var items = await store.RestoreItemsAsync(CancellationToken.None);
+        restored.ApplyItems(items!.Items, items.TrendingOriginMs, items.TrendingLogScores);
+        var appendedChunks = 0;
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            var tp = new Confluent.Kafka.TopicPartition("clicks", partition);
+            restored.Assign(tp, await store.ClaimAndRestoreShardAsync(tp, "seen-test", CancellationToken.None));
+            var manifest = await new CheckpointStore(redis.Connection).GetManifestAsync(redis.Namespace, CheckpointKeys.ChainVersion("v1", RedisShardCheckpoints.PartitionChain(tp)));
+            appendedChunks += manifest!.Deltas.Sum(d => d.Chunks.Count(c => c.Kind == StreamRec.Contracts.V1.ChunkKind.SeenItemsAppended));
+        }
+
+        var inProcess = (FactorLearner)LearnerFactory.Create(learner);
+        foreach (var e in stream)
+        {
+            inProcess.Learn(e);
+        }
+
+        Assert.That(appendedChunks, Is.GreaterThan(0), "deltas carried appended seen items");
+        Assert.Multiple(() =>
+        {
+            foreach (var user in stream.Select(e => e.UserId).Distinct())
+            {
+                var shard = restored.Shards.Single(s => s.Learner.KnowsUser(user)).Learner;
+                shard.Users.TryGetRow(user, out var restoredRow);
+                inProcess.Users.TryGetRow(user, out var liveRow);
+                Assert.That(shard.SeenItemIds(restoredRow), Is.EqualTo(inProcess.SeenItemIds(liveRow)), user);
+            }
+        });
+    }
+
+    private static void ProduceAll(string bootstrapServers, IEnumerable<StreamRec.Core.Model.Interaction> events)
+    {
+        using var producer = new Confluent.Kafka.ProducerBuilder<string, byte[]>(KafkaTestSettings.Producer(bootstrapServers)).Build();
+        foreach (var e in events)
+        {
+            var click = new StreamRec.Contracts.V1.ClickEvent { UserId = e.UserId, ItemId = e.ItemId, Type = e.Type, Value = e.Value, EventTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            producer.Produce("clicks", new Confluent.Kafka.Message<string, byte[]> { Key = e.UserId, Value = Google.Protobuf.MessageExtensions.ToByteArray(click) });
+        }
+
+        producer.Flush(TimeSpan.FromSeconds(30));
     }
 
     private static double HeldOutRecall(List<StreamRec.Core.Model.Interaction> held, Func<string, StreamRec.Core.Model.IOnlineRecommender?> modelOf)
