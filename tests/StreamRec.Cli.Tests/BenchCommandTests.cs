@@ -29,16 +29,29 @@ public sealed class BenchCommandTests
         Assert.That(error, Does.Contain("--delta-interval"));
     }
 
+    [TestCase("100ms")] // below the default delta interval (250 ms)
+    [TestCase("2m")]
+    [TestCase("soon")]
+    public async Task IngestRefusesALookupIntervalOutsideTheWorkersLimits_BeforeStartingAnything(string interval)
+    {
+        var (exitCode, _, error) = await CommandLineRunner.RunAsync("bench", "ingest", "--lookup-interval", interval);
+
+        Assert.That(exitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error, Does.Contain("--lookup-interval"));
+    }
+
     [Test]
-    public void IngestWorker_TakesTheDeltaIntervalGiven_AndTheWorkersDefaultOtherwise()
+    public void IngestWorker_TakesTheIntervalsGiven_AndTheWorkersDefaultsOtherwise()
     {
         var learner = IngestBenchmark.DefaultLearner();
 
-        var given = IngestBenchmark.WorkerOptionsFor("127.0.0.1:9092", "clicks", "bench", "127.0.0.1:6379", learner, TimeSpan.FromSeconds(1));
+        var given = IngestBenchmark.WorkerOptionsFor("127.0.0.1:9092", "clicks", "bench", "127.0.0.1:6379", learner, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
         var unset = IngestBenchmark.WorkerOptionsFor("127.0.0.1:9092", "clicks", "bench", "127.0.0.1:6379", learner, deltaInterval: null);
 
         Assert.That(given.DeltaInterval, Is.EqualTo(TimeSpan.FromSeconds(1)));
+        Assert.That(given.LookupInterval, Is.EqualTo(TimeSpan.FromSeconds(5)));
         Assert.That(unset.DeltaInterval, Is.EqualTo(new WorkerOptions().DeltaInterval));
+        Assert.That(unset.LookupInterval, Is.EqualTo(new WorkerOptions().LookupInterval));
         Assert.That(given.Validate(), Is.Empty);
     }
 

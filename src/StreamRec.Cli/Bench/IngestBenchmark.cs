@@ -65,8 +65,9 @@ public static class IngestBenchmark
     public static LearnerOptions DefaultLearner() => new() { Learner = "isgd", Dimensions = 64 };
 
     /// <param name="deltaInterval">The worker's time between deltas; its default when null.</param>
+    /// <param name="lookupInterval">The worker's time between lookup-key writes; its default when null.</param>
     public static async Task<IngestResult> RunAsync(IConnectionMultiplexer redis, string redisEndpoint, int events, int partitions, TextWriter log, CancellationToken cancellationToken,
-        LearnerOptions? learner = null, TimeSpan? deltaInterval = null)
+        LearnerOptions? learner = null, TimeSpan? deltaInterval = null, TimeSpan? lookupInterval = null)
     {
         learner ??= DefaultLearner();
         using var kafka = EmbeddedKafkaCluster.Start(brokerCount: 1);
@@ -87,7 +88,7 @@ public static class IngestBenchmark
         var batchRead = TimeClientConsume(kafka.BootstrapServers, Topic, events, batch: true);
         log.WriteLine($"ingest: a bare batch read loop read them in {batchRead.TotalSeconds:0.00} s");
 
-        var options = WorkerOptionsFor(kafka.BootstrapServers, Topic, model, redisEndpoint, learner, deltaInterval);
+        var options = WorkerOptionsFor(kafka.BootstrapServers, Topic, model, redisEndpoint, learner, deltaInterval, lookupInterval);
         var store = new RedisShardCheckpoints(redis, new CheckpointOptions(), model, "v1", learner.Learner, new Dictionary<string, string>());
         var worker = new WorkerRuntime(options, store, NullLogger.Instance);
         using var stop = new CancellationTokenSource();
@@ -129,8 +130,9 @@ public static class IngestBenchmark
         };
     }
 
-    /// <summary>The measured worker's options: defaults, except the learner, a large batch and, when given, the delta interval.</summary>
-    internal static WorkerOptions WorkerOptionsFor(string bootstrapServers, string topic, string model, string redisEndpoint, LearnerOptions learner, TimeSpan? deltaInterval)
+    /// <summary>The measured worker's options: defaults, except the learner, a large batch and, when given, the delta and lookup intervals.</summary>
+    internal static WorkerOptions WorkerOptionsFor(string bootstrapServers, string topic, string model, string redisEndpoint, LearnerOptions learner, TimeSpan? deltaInterval,
+        TimeSpan? lookupInterval = null)
     {
         var options = new WorkerOptions
         {
@@ -144,6 +146,11 @@ public static class IngestBenchmark
         if (deltaInterval is { } interval)
         {
             options.DeltaInterval = interval;
+        }
+
+        if (lookupInterval is { } lookups)
+        {
+            options.LookupInterval = lookups;
         }
 
         return options;

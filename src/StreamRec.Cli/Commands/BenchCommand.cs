@@ -69,7 +69,14 @@ public static class BenchCommand
         {
             Description = "The worker's time between deltas, for example 250ms or 1s (at most 1 s; default the worker's, 250ms): less often costs freshness, saves CPU.",
         };
-        var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.") { events, partitions, json, learner, dimensions, negatives, deltaInterval };
+        var lookupInterval = new Option<string?>("--lookup-interval")
+        {
+            Description = "The worker's time between lookup-key writes, from the delta interval to 1 minute (default the worker's, 1s).",
+        };
+        var command = new Command("ingest", "One worker (consume, decode, learn, checkpoint) against kcat reading the same topic to its end.")
+        {
+            events, partitions, json, learner, dimensions, negatives, deltaInterval, lookupInterval,
+        };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
@@ -83,6 +90,13 @@ public static class BenchCommand
             if (parse.GetValue(deltaInterval) is { } intervalText && !(DurationText.TryParse(intervalText, out interval) && WorkerOptions.IsValidDeltaInterval(interval)))
             {
                 await error.WriteLineAsync($"--delta-interval: '{intervalText}' is not a duration of more than 0 and at most {WorkerOptions.MaxDeltaInterval.TotalSeconds:0} s (for example 250ms, 1s).");
+                return ExitCodes.BadInput;
+            }
+
+            var lookups = new WorkerOptions().LookupInterval;
+            if (parse.GetValue(lookupInterval) is { } lookupText && !(DurationText.TryParse(lookupText, out lookups) && WorkerOptions.IsValidLookupInterval(lookups, interval)))
+            {
+                await error.WriteLineAsync($"--lookup-interval: '{lookupText}' is not a duration from the delta interval ({interval.TotalMilliseconds:0} ms) to {WorkerOptions.MaxLookupInterval.TotalSeconds:0} s (for example 250ms, 1s).");
                 return ExitCodes.BadInput;
             }
 
@@ -104,9 +118,9 @@ public static class BenchCommand
             using var redis = LocalRedis.StartRedisServerOrEmbedded();
             Console.WriteLine($"Redis: {redis.Description}");
             await using var connection = await RedisEndpointSettings.Parse(redis.Endpoint).ConnectAsync();
-            var result = await IngestBenchmark.RunAsync(connection, redis.Endpoint, parse.GetValue(events), parse.GetValue(partitions), Console.Out, cancellationToken, learnerOptions, interval);
+            var result = await IngestBenchmark.RunAsync(connection, redis.Endpoint, parse.GetValue(events), parse.GetValue(partitions), Console.Out, cancellationToken, learnerOptions, interval, lookups);
             var invariant = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(invariant, $"worker: {result.WorkerEventsPerSecond:N0} events/s ({result.Learner}; deltas every {interval.TotalMilliseconds:0} ms); {result.WorkerSteadyEventsPerSecond:N0}/s after the first event; {result.WorkerCpuMicrosecondsPerEvent:0.00} µs CPU per event in this process"));
+            Console.WriteLine(string.Create(invariant, $"worker: {result.WorkerEventsPerSecond:N0} events/s ({result.Learner}; deltas every {interval.TotalMilliseconds:0} ms, lookup keys every {lookups.TotalMilliseconds:0} ms); {result.WorkerSteadyEventsPerSecond:N0}/s after the first event; {result.WorkerCpuMicrosecondsPerEvent:0.00} µs CPU per event in this process"));
             Console.WriteLine(result.KcatEventsPerSecond is { } kcat
                 ? string.Create(invariant, $"kcat:   {kcat:N0} events/s; ratio worker/kcat {result.Ratio:0.00}; kcat's own CPU {result.KcatCpuMicrosecondsPerEvent:0.00} µs per message")
                 : $"kcat:   skipped ({result.KcatSkippedReason})");
@@ -128,7 +142,7 @@ public static class BenchCommand
                     kcat_cpu_us_per_event = result.KcatCpuMicrosecondsPerEvent,
                     client_consume = result.ClientConsumeEventsPerSecond,
                     batch_read = result.BatchReadEventsPerSecond,
-                    options = new { events = result.Events, partitions = result.Partitions, learner = learnerOptions.Learner, dimensions = learnerOptions.Dimensions, negatives = learnerOptions.Negatives, delta_interval_ms = interval.TotalMilliseconds, redis = redis.Kind.ToString() },
+                    options = new { events = result.Events, partitions = result.Partitions, learner = learnerOptions.Learner, dimensions = learnerOptions.Dimensions, negatives = learnerOptions.Negatives, delta_interval_ms = interval.TotalMilliseconds, lookup_interval_ms = lookups.TotalMilliseconds, redis = redis.Kind.ToString() },
                 }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
             }
 

@@ -11,6 +11,9 @@ namespace StreamRec.Worker.Checkpointing;
 /// <summary>Captured state waiting to be published, in capture order.</summary>
 public sealed record CheckpointJob(IReadOnlyList<ShardCapture> Shards, ItemsCapture? Items)
 {
+    /// <summary>After publishing, write the lookup keys of everything published since they were last written.</summary>
+    public bool WriteLookups { get; init; }
+
     /// <summary>Completes when every part is published (or fenced off), or faults when publishing stopped first.</summary>
     public TaskCompletionSource Published { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -161,6 +164,11 @@ public sealed partial class CheckpointPublisher : IAsyncDisposable
             var kind = items.IsSnapshot ? "snapshot" : "delta";
             await WithRetriesAsync(kind, () => _store.PublishItemsAsync(items, _stop.Token), partition: null).ConfigureAwait(false);
             _metrics.CheckpointBytes.WithLabels("items").Inc(items.Items.Count);
+        }
+
+        if (job.WriteLookups)
+        {
+            await WithRetriesAsync("lookups", () => _store.WriteLookupsAsync(_stop.Token), partition: null).ConfigureAwait(false);
         }
 
         Interlocked.Exchange(ref _lastPublishTimestamp, _clock.GetTimestamp());

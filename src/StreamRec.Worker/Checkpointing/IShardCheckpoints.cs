@@ -28,6 +28,12 @@ public interface IShardCheckpoints
 
     /// <summary>Publishes the items' delta or snapshot.</summary>
     Task PublishItemsAsync(ItemsCapture capture, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the lookup keys (docs/redis-layout.md) of every user and item published since the previous call,
+    /// each once with its latest published value. Stores without lookup keys do nothing.
+    /// </summary>
+    Task WriteLookupsAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Another replica claimed the partition: this one must stop publishing it.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,8 +20,8 @@ namespace StreamRec.Worker.Checkpointing;
 /// </summary>
 public sealed class RedisShardCheckpoints : IShardCheckpoints
 {
-    /// <summary>Top-k lists written to lookup keys per delta, for the users most recently active.</summary>
-    public const int TopKLookupsPerDelta = 20;
+    /// <summary>Top-k lists each shard writes to lookup keys per lookup write, for its most recently active users.</summary>
+    public const int TopKListsPerLookupWrite = 20;
 
     private const string ItemsChain = "items";
     private readonly IConnectionMultiplexer _connection;
@@ -49,6 +50,9 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
     }
 
     private readonly bool _lookups;
+
+    /// <summary>Published rows whose lookup keys wait for the next <see cref="WriteLookupsAsync"/>, per chain.</summary>
+    private readonly ConcurrentDictionary<string, PendingLookups> _pendingLookups = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Runs after a publish's chunks are written and before its manifest switch (fault-injection tests
@@ -159,9 +163,9 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
                     OwnerToken = ownerToken,
                 };
                 var result = await _store.PublishDeltaAsync(delta, cancellationToken).ConfigureAwait(false);
-                if (_lookups && capture.Users.Count > 0)
+                if (_lookups)
                 {
-                    await _store.WriteLookupsAsync(_model, _version, delta with { RecentTopK = capture.RecentTopK }, result.Manifest.PublishSeq).ConfigureAwait(false);
+                    PendingLookupsOf(chain).Add(users.Rows, capture.RecentTopK, result.Manifest.PublishSeq);
                 }
             }
         }
@@ -170,6 +174,8 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
             // Lost the owner key to another replica (fenced), or raced one: only the first is final.
             if (await OwnerAsync(chain).ConfigureAwait(false) != ownerToken)
             {
+                // The new owner writes these users' lookup keys now; older values from here must not follow.
+                _pendingLookups.TryRemove(chain, out _);
                 throw new ShardFencedException(capture.Partition);
             }
 
@@ -203,11 +209,41 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
 
         var delta = new CheckpointDelta { Model = _model, Version = chain, Items = items, Trending = trending };
         var result = await _store.PublishDeltaAsync(delta, cancellationToken).ConfigureAwait(false);
-        if (_lookups && items.Count > 0)
+        if (_lookups)
         {
-            await _store.WriteLookupsAsync(_model, _version, delta, result.Manifest.PublishSeq).ConfigureAwait(false);
+            PendingLookupsOf(chain).Add(items, [], result.Manifest.PublishSeq);
         }
     }
+
+    public async Task WriteLookupsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var chain in _pendingLookups.Keys.Order(StringComparer.Ordinal).ToList())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!_pendingLookups.TryRemove(chain, out var pending) || pending.IsEmpty)
+            {
+                continue;
+            }
+
+            // Users and items go through the same writer: the keys depend on the row kind, not the chain.
+            var rows = pending.Rows();
+            var delta = chain == CheckpointKeys.ChainVersion(_version, ItemsChain)
+                ? new CheckpointDelta { Model = _model, Version = chain, Items = rows }
+                : new CheckpointDelta { Model = _model, Version = chain, Users = [new UserPartitionRows(0, rows)], RecentTopK = pending.TopK() };
+            try
+            {
+                await _store.WriteLookupsAsync(_model, _version, delta, pending.PublishSeq).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Tried again at the next write, under anything published meanwhile (newer values win).
+                PendingLookupsOf(chain).AddOlder(pending);
+                throw;
+            }
+        }
+    }
+
+    private PendingLookups PendingLookupsOf(string chain) => _pendingLookups.GetOrAdd(chain, _ => new PendingLookups());
 
     private async Task RegisterAsync(string chain)
     {
@@ -255,5 +291,96 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
         Add("trending_blend", learner.TrendingBlendWeight);
         Add("seed", learner.Seed);
         return described;
+    }
+
+    /// <summary>
+    /// One chain's rows published since its lookup keys were last written: the latest published row per id
+    /// (kept by reference to the captured rows, not copied) and the latest top-k list per user.
+    /// </summary>
+    private sealed class PendingLookups
+    {
+        private readonly Dictionary<string, (EmbeddingRows Rows, int Row)> _rows = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, UserTopK> _topK = new(StringComparer.Ordinal);
+
+        /// <summary>The publish whose state holds every pending value (the latest added).</summary>
+        public long PublishSeq { get; private set; }
+
+        public bool IsEmpty
+        {
+            get
+            {
+                lock (_rows)
+                {
+                    return _rows.Count == 0 && _topK.Count == 0;
+                }
+            }
+        }
+
+        public void Add(EmbeddingRows rows, IReadOnlyList<UserTopK> topK, long publishSeq)
+        {
+            lock (_rows)
+            {
+                for (var row = 0; row < rows.Count; row++)
+                {
+                    _rows[rows.Ids[row]] = (rows, row);
+                }
+
+                foreach (var list in topK)
+                {
+                    _topK[list.UserId] = list;
+                }
+
+                PublishSeq = publishSeq;
+            }
+        }
+
+        /// <summary>Adds what <paramref name="older"/> holds for ids this one has nothing newer for.</summary>
+        public void AddOlder(PendingLookups older)
+        {
+            lock (_rows)
+            {
+                foreach (var (id, row) in older._rows)
+                {
+                    _rows.TryAdd(id, row);
+                }
+
+                foreach (var (user, list) in older._topK)
+                {
+                    _topK.TryAdd(user, list);
+                }
+
+                PublishSeq = Math.Max(PublishSeq, older.PublishSeq);
+            }
+        }
+
+        /// <summary>The pending rows as one table.</summary>
+        public EmbeddingRows Rows()
+        {
+            lock (_rows)
+            {
+                var dimensions = _rows.Count == 0 ? 1 : _rows.Values.First().Rows.Dimensions;
+                var ids = new string[_rows.Count];
+                var vectors = new float[_rows.Count * dimensions];
+                var biases = new float[_rows.Count];
+                var at = 0;
+                foreach (var (id, (rows, row)) in _rows)
+                {
+                    ids[at] = id;
+                    rows.Vector(row).CopyTo(vectors.AsSpan(at * dimensions, dimensions));
+                    biases[at] = rows.Biases?[row] ?? 0f;
+                    at++;
+                }
+
+                return new EmbeddingRows(dimensions, ids, vectors, biases);
+            }
+        }
+
+        public IReadOnlyList<UserTopK> TopK()
+        {
+            lock (_rows)
+            {
+                return [.. _topK.Values];
+            }
+        }
     }
 }

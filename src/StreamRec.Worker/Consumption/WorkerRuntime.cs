@@ -64,6 +64,8 @@ public sealed partial class WorkerRuntime
     private long _nextLiveEvaluation;
     private readonly Prometheus.Counter.Child _appliedEvents;
     private DateTimeOffset _itemsSnapshotAt;
+    private DateTimeOffset _lookupsWrittenAt;
+    private bool _lookupsPending;
 
     public WorkerRuntime(WorkerOptions options, IShardCheckpoints store, ILogger logger, WorkerMetrics? metrics = null, TimeProvider? clock = null)
     {
@@ -668,6 +670,10 @@ public sealed partial class WorkerRuntime
         }
 
         var now = _clock.GetUtcNow();
+        // Lookup keys are written once per LookupInterval for everything published since, and at final deltas
+        // (revoke, shutdown) so none is left behind; a user active in every delta is written once per interval.
+        // Top-k lists are ranked only for the captures written now: ranking every item is a capture's costliest part.
+        var lookupsDue = final || now - _lookupsWrittenAt >= _options.LookupInterval;
         var captures = new List<ShardCapture>();
         foreach (var shard in _model.Shards)
         {
@@ -683,7 +689,7 @@ public sealed partial class WorkerRuntime
                 continue;
             }
 
-            captures.Add(ShardedModel.Capture(shard, snapshot, RedisShardCheckpoints.TopKLookupsPerDelta));
+            captures.Add(ShardedModel.Capture(shard, snapshot, lookupsDue ? RedisShardCheckpoints.TopKListsPerLookupWrite : 0));
             _chains[shard.Partition] = snapshot ? new ChainProgress(now, 0, shard.NextOffset) : chain with { Deltas = chain.Deltas + 1, CapturedOffset = shard.NextOffset };
         }
 
@@ -702,12 +708,20 @@ public sealed partial class WorkerRuntime
             }
         }
 
-        if (captures.Count == 0 && items is null)
+        _lookupsPending |= captures.Count > 0 || items is not null;
+        var writeLookups = _lookupsPending && lookupsDue;
+        if (captures.Count == 0 && items is null && !writeLookups)
         {
             return null;
         }
 
-        var job = new CheckpointJob(captures, items);
+        if (writeLookups)
+        {
+            _lookupsWrittenAt = now;
+            _lookupsPending = false;
+        }
+
+        var job = new CheckpointJob(captures, items) { WriteLookups = writeLookups };
         publisher.Enqueue(job);
         return job;
     }

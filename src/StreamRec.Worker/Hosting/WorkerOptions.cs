@@ -116,6 +116,19 @@ public sealed class WorkerOptions
     /// <summary>True for a <see cref="DeltaInterval"/> the worker accepts: more than 0 and at most <see cref="MaxDeltaInterval"/>.</summary>
     public static bool IsValidDeltaInterval(TimeSpan interval) => interval > TimeSpan.Zero && interval <= MaxDeltaInterval;
 
+    /// <summary>
+    /// Time between writes of the lookup keys other services GET (docs/redis-layout.md). Each write covers every
+    /// user and item published since the previous one, once, so a user active in many deltas is written once per
+    /// interval rather than once per delta. At least <see cref="DeltaInterval"/> (equal: with every delta), at most 1 minute.
+    /// </summary>
+    public TimeSpan LookupInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest <see cref="LookupInterval"/>.</summary>
+    public static TimeSpan MaxLookupInterval { get; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>True for a <see cref="LookupInterval"/> the worker accepts with the given delta interval.</summary>
+    public static bool IsValidLookupInterval(TimeSpan interval, TimeSpan deltaInterval) => interval >= deltaInterval && interval <= MaxLookupInterval;
+
     /// <summary>Time between full snapshots of each shard.</summary>
     public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -215,6 +228,11 @@ public sealed class WorkerOptions
         if (!IsValidDeltaInterval(DeltaInterval))
         {
             errors.Add($"DeltaInterval must be more than 0 and at most 1 s, was {DeltaInterval}.");
+        }
+
+        if (!IsValidLookupInterval(LookupInterval, DeltaInterval))
+        {
+            errors.Add($"LookupInterval must be at least DeltaInterval ({DeltaInterval}) and at most 1 minute, was {LookupInterval}.");
         }
 
         if (SnapshotInterval <= DeltaInterval)

@@ -113,6 +113,89 @@ public sealed class RedisWorkerTests
     }
 
     [Test]
+    public async Task LookupKeys_HoldThePublishedVectors_WrittenOncePerLookupIntervalNotPerDelta()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        var options = Options();
+        options.DeltaInterval = TimeSpan.FromMilliseconds(50);
+        // Longer than the run: lookup keys are written at the first checkpoint, then only at the final deltas.
+        options.LookupInterval = TimeSpan.FromMinutes(1);
+        var metrics = new StreamRec.Worker.Observability.WorkerMetrics();
+        using (var stop = new CancellationTokenSource())
+        {
+            var worker = new WorkerRuntime(options, Store(options), NullLogger.Instance, metrics);
+            var running = worker.RunAsync(stop.Token);
+            for (var round = 1; round <= 4; round++)
+            {
+                producer.ProducePlanted("clicks", 1_000, seed: round);
+                Eventually.Until(() => PersistedTotal() == round * 1_000, TimeSpan.FromSeconds(60), $"round {round} checkpointed");
+            }
+
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        // After a graceful stop every lookup key holds what the checkpoint holds (the final deltas wrote theirs too).
+        var store = Store(options);
+        var keys = new CheckpointKeys(_redis.Namespace, "v1");
+        var users = 0;
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            var restored = (await store.ClaimAndRestoreShardAsync(new Confluent.Kafka.TopicPartition("clicks", partition), "lookup-test", CancellationToken.None))!.Users;
+            for (var row = 0; row < restored.Count; row++, users++)
+            {
+                var stored = StreamRec.Contracts.V1.EntityVector.Parser.ParseFrom((byte[])(await _redis.Database.StringGetAsync(keys.UserVector(restored.Ids[row])))!);
+                Assert.That(ChunkCodec.BytesToFloats(stored.Vector), Is.EqualTo(restored.Vector(row).ToArray()), restored.Ids[row]);
+                Assert.That(stored.Bias, Is.EqualTo(restored.Biases[row]));
+            }
+        }
+
+        var items = (await store.RestoreItemsAsync(CancellationToken.None))!.Items;
+        for (var row = 0; row < items.Count; row++)
+        {
+            var stored = StreamRec.Contracts.V1.EntityVector.Parser.ParseFrom((byte[])(await _redis.Database.StringGetAsync(keys.ItemVector(items.Ids[row])))!);
+            Assert.That(ChunkCodec.BytesToFloats(stored.Vector), Is.EqualTo(items.Vector(row).ToArray()), items.Ids[row]);
+        }
+
+        var deltas = metrics.CheckpointsPublished.WithLabels("delta").Value;
+        var lookupWrites = metrics.CheckpointsPublished.WithLabels("lookups").Value;
+        TestContext.Out.WriteLine($"{users} users, {items.Count} items; {deltas} deltas, {lookupWrites} lookup writes");
+        Assert.That(users, Is.GreaterThan(0));
+        Assert.That(deltas, Is.GreaterThan(8), "many deltas were published");
+        Assert.That(lookupWrites, Is.EqualTo(2), "one write at the first checkpoint, one with the final deltas");
+    }
+
+    [Test]
+    public async Task TopKLookupKeys_AreWrittenForRecentlyActiveUsers_AtLookupWrites()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        var options = Options();
+        options.DeltaInterval = TimeSpan.FromMilliseconds(50);
+        options.LookupInterval = TimeSpan.FromMilliseconds(100);
+        using var stop = new CancellationTokenSource();
+        var worker = new WorkerRuntime(options, Store(options), NullLogger.Instance);
+        var running = worker.RunAsync(stop.Token);
+        var keys = new CheckpointKeys(_redis.Namespace, "v1");
+        var written = Array.Empty<StackExchange.Redis.RedisValue>();
+        var round = 0;
+        // Rounds of events until a lookup write comes with deltas (the first captures are snapshots, which rank nothing).
+        Eventually.Until(() =>
+        {
+            producer.ProducePlanted("clicks", 500, seed: ++round);
+            Eventually.Until(() => PersistedTotal() == round * 500, TimeSpan.FromSeconds(60), $"round {round} checkpointed");
+            written = [.. _redis.Database.SortedSetRangeByRank(keys.LookupIndex).Where(member => member.ToString().Contains(":topk:", StringComparison.Ordinal))];
+            return written.Length > 0;
+        }, TimeSpan.FromSeconds(60), "top-k lists written");
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var list = StreamRec.Contracts.V1.TopKList.Parser.ParseFrom((byte[])(await _redis.Database.StringGetAsync(written[0].ToString()))!);
+        Assert.That(list.ItemIds, Has.Count.EqualTo(10));
+        Assert.That(ChunkCodec.BytesToFloats(list.Scores), Is.Ordered.Descending);
+        Assert.That(written, Has.Length.LessThanOrEqualTo(RedisShardCheckpoints.TopKListsPerLookupWrite * Partitions * round * 2), "lists only for recently active users");
+    }
+
+    [Test]
     public async Task KillingOneOfTwoWorkersOnRedis_LosesNothingAndCountsNothingTwice()
     {
         using var producer = new ClickstreamProducer(_kafka.BootstrapServers);

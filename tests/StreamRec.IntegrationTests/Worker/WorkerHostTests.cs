@@ -72,12 +72,13 @@ public sealed class WorkerHostTests
     [Test]
     public void HostWithBadSettings_FailsAtStartNamingTheSetting()
     {
-        var builder = WebApplication.CreateSlimBuilder(["--Kafka:BootstrapServers=nohost", "--Topics:0=clicks", "--Model=bad model", "--RedisEndpoint=127.0.0.1:6379"]);
+        var builder = WebApplication.CreateSlimBuilder(["--Kafka:BootstrapServers=nohost", "--Topics:0=clicks", "--Model=bad model", "--RedisEndpoint=127.0.0.1:6379",
+            "--LookupInterval=00:00:00.100"]);
         builder.AddStreamRecWorker(_ => new InMemoryShardCheckpoints());
         var app = builder.Build();
 
         var error = Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
 
-        Assert.That(error!.Message, Does.Contain("Kafka:BootstrapServers").And.Contain("Model"));
+        Assert.That(error!.Message, Does.Contain("Kafka:BootstrapServers").And.Contain("Model").And.Contain("LookupInterval must be at least DeltaInterval"));
     }
 }
