@@ -34,6 +34,14 @@ public interface IShardCheckpoints
     /// each once with its latest published value. Stores without lookup keys do nothing.
     /// </summary>
     Task WriteLookupsAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Drops the partition's lookup rows not written yet: another replica owns it now and writes newer values,
+    /// which these must not overwrite later.
+    /// </summary>
+    void ForgetLookups(TopicPartition partition)
+    {
+    }
 }
 
 /// <summary>Another replica claimed the partition: this one must stop publishing it.</summary>

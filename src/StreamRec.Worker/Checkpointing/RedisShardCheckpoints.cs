@@ -130,9 +130,18 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
         KafkaOffset[] offsets = [new(capture.Partition.Topic, capture.Partition.Partition.Value, capture.NextOffset, capture.AppliedEvents, capture.DeadLetteredEvents)];
         try
         {
-            if (capture.IsSnapshot || await _store.GetManifestAsync(_model, chain).ConfigureAwait(false) is null)
+            var manifest = capture.IsSnapshot ? null : await _store.GetManifestAsync(_model, chain).ConfigureAwait(false);
+            if (manifest is not null && manifest.Offsets.Any(o => o.Topic == capture.Partition.Topic && o.Partition == capture.Partition.Partition.Value && o.NextOffset >= capture.NextOffset))
             {
-                // A chain with nothing stored yet: appended items are all its users have seen.
+                // Published already: a retry after a switch whose reply was lost. Every delta moves the offset, and
+                // appending its seen items a second time would not be harmless.
+                return;
+            }
+
+            if (capture.IsSnapshot || manifest is null)
+            {
+                // Nothing stored for the chain (its keys were lost): what this capture holds is published as a
+                // snapshot; for a delta capture that is its touched users, with the seen items since the last capture.
                 users = new UserPartitionRows(users.Partition, users.Rows, capture.SeenItems.Concat(capture.AppendedSeenItems).ToDictionary(StringComparer.Ordinal));
                 await RegisterAsync(chain).ConfigureAwait(false);
                 await _store.PublishSnapshotAsync(new ModelCheckpoint
@@ -242,6 +251,9 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
             }
         }
     }
+
+    public void ForgetLookups(TopicPartition partition) =>
+        _pendingLookups.TryRemove(CheckpointKeys.ChainVersion(_version, PartitionChain(partition)), out _);
 
     private PendingLookups PendingLookupsOf(string chain) => _pendingLookups.GetOrAdd(chain, _ => new PendingLookups());
 

@@ -795,6 +795,7 @@ public sealed partial class WorkerRuntime
         {
             _model.Drop(partition);
             _chains.Remove(partition);
+            _store.ForgetLookups(partition);
         }
     }
 
@@ -1033,6 +1034,7 @@ public sealed partial class WorkerRuntime
             // Another replica may own it already: what was not published is dropped, never published late.
             _model.Drop(partition);
             _chains.Remove(partition);
+            _store.ForgetLookups(partition);
             LogLost(_logger, partition.ToString());
         }
 
