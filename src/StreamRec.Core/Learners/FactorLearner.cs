@@ -240,34 +240,15 @@ public abstract class FactorLearner : IOnlineRecommender
     public virtual float? PredictRating(string userId, string itemId) => null;
 
     /// <summary>The ids of the items in a user's bounded history (for checkpoints; allocates).</summary>
-    public string[] SeenItemIds(int userRow)
-    {
-        int count = _seen.CopyLiveRows(userRow, Items.Ids, _excludedRows);
-        var ids = new string[count];
-        for (int i = 0; i < count; i++)
-        {
-            ids[i] = Items.Ids.IdAt(_excludedRows[i]);
-        }
-
-        return ids;
-    }
+    public string[] SeenItemIds(int userRow) => ExcludedRowIds(_seen.CopyLiveRows(userRow, Items.Ids, _excludedRows));
 
     /// <summary>
     /// The ids a checkpoint delta carries for a user's history (allocates): the items recorded since the
     /// previous capture, oldest first, to be appended to the stored history; or the whole history when it was
     /// reset since (<paramref name="whole"/> true), to replace it. Starts the next capture.
     /// </summary>
-    public string[] CaptureSeenItemIds(int userRow, out bool whole)
-    {
-        int count = _seen.CopyRecordedSinceCapture(userRow, Items.Ids, _excludedRows, out whole);
-        var ids = new string[count];
-        for (int i = 0; i < count; i++)
-        {
-            ids[i] = Items.Ids.IdAt(_excludedRows[i]);
-        }
-
-        return ids;
-    }
+    public string[] CaptureSeenItemIds(int userRow, out bool whole) =>
+        ExcludedRowIds(_seen.CopyRecordedSinceCapture(userRow, Items.Ids, _excludedRows, out whole));
 
     /// <summary>The ids of the user's whole history for a snapshot (allocates); later captures carry only what follows.</summary>
     public string[] CaptureAllSeenItemIds(int userRow)
@@ -278,6 +259,18 @@ public abstract class FactorLearner : IOnlineRecommender
 
     /// <summary>Items remembered per user (the seen-history length).</summary>
     public int SeenHistoryLength => _seen.HistoryLength;
+
+    /// <summary>The item ids of the first <paramref name="count"/> rows a history copy left in the exclusion buffer.</summary>
+    private string[] ExcludedRowIds(int count)
+    {
+        var ids = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            ids[i] = Items.Ids.IdAt(_excludedRows[i]);
+        }
+
+        return ids;
+    }
 
     /// <summary>
     /// Restores one user exactly as checkpointed: vector, bias, AdaGrad state and item history.
