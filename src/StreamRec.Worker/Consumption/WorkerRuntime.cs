@@ -182,11 +182,33 @@ public sealed partial class WorkerRuntime
                 StopGracefully();
             }
         }
+        catch
+        {
+            // The run ends with this exception: closing must neither publish (OnRevoked) nor replace it.
+            _failed = true;
+            throw;
+        }
         finally
         {
             _ready = false;
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            CloseAfterRun();
+        }
+    }
+
+    /// <summary>Set when the consumer loop failed: partitions revoked while closing are dropped like lost ones.</summary>
+    private volatile bool _failed;
+
+    private void CloseAfterRun()
+    {
+        try
+        {
             CloseKafkaClients(crashed: _abort.IsCancellationRequested);
+        }
+        catch (Exception ex) when (_failed)
+        {
+            // A consumer that failed fatally also fails to close; the failure the run ends with is the first one.
+            LogCloseFailedAfterFailure(_logger, ex.Message);
         }
     }
 
@@ -999,9 +1021,9 @@ public sealed partial class WorkerRuntime
 
     private void OnRevoked(List<TopicPartition> partitions)
     {
-        if (_abort.IsCancellationRequested)
+        if (_abort.IsCancellationRequested || _failed)
         {
-            // A crash publishes nothing more.
+            // A crash, or a run ending with an exception, publishes nothing more (the publisher has stopped).
             OnLost(partitions);
             return;
         }
@@ -1130,6 +1152,9 @@ public sealed partial class WorkerRuntime
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka {Client} did not close within {Seconds} s; abandoned (with the clients after it) so that the worker stops")]
     private static partial void LogKafkaClientAbandoned(ILogger logger, string client, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka clients did not close cleanly after the worker failed: {Error}")]
+    private static partial void LogCloseFailedAfterFailure(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Action} failed, retrying in {BackoffMs} ms: {Error}")]
     private static partial void LogRetrying(ILogger logger, string action, double backoffMs, string error);

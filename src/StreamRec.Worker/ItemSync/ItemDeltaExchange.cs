@@ -68,6 +68,9 @@ public sealed partial class ItemDeltaExchange : IDisposable
             // Every replica reads every batch: a group of its own, starting at the end (the restored
             // checkpoint already holds what came before).
             GroupId = $"{topic}-{replicaId}",
+            // Static membership (Kafka:Client group.instance.id) is for the clickstream group; this group is new with
+            // every process, so an instance id would buy nothing here and would make two groups' fencing one setting.
+            GroupInstanceId = null,
             AutoOffsetReset = AutoOffsetReset.Latest,
             EnableAutoCommit = false,
             AllowAutoCreateTopics = true,

@@ -25,7 +25,7 @@ public sealed class KafkaFaultTests
     // Kafka API keys and error codes (kafka.apache.org/protocol#protocol_api_keys, #protocol_error_codes).
     private const short Produce = 0, Fetch = 1, OffsetCommit = 8, JoinGroup = 11, Heartbeat = 12, SyncGroup = 14;
     private const int OffsetOutOfRange = 1, LeaderNotAvailable = 5, NotLeaderOrFollower = 6, RequestTimedOut = 7, CoordinatorLoadInProgress = 14,
-        CoordinatorNotAvailable = 15, NotCoordinator = 16, NotEnoughReplicas = 19, UnknownMemberId = 25, RebalanceInProgress = 27, InvalidRecord = 87;
+        CoordinatorNotAvailable = 15, NotCoordinator = 16, NotEnoughReplicas = 19, UnknownMemberId = 25, RebalanceInProgress = 27, FencedInstanceId = 82, InvalidRecord = 87;
 
     private EmbeddedKafkaCluster _kafka = null!;
     private RedisTestScope _redis = null!;
@@ -96,6 +96,34 @@ public sealed class KafkaFaultTests
         var recovered = clock.Elapsed;
 
         await StopAndAssertExactAsync(run, stop, producer, $"{errors.Sum(e => e.Value.Length)} request errors ({string.Join(", ", errors.Select(e => $"API {e.Key}: {string.Join("/", e.Value)}"))}); second phase checkpointed {recovered.TotalSeconds:0.0} s after the push");
+    }
+
+    [Test]
+    public async Task FatalConsumerError_WorkerStopsWithThatError_PublishesNothingMore_AndARestartCountsEveryEventOnce()
+    {
+        using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        // Static membership: an offset commit answered FENCED_INSTANCE_ID is fatal for a librdkafka consumer (only this consumer commits).
+        var (worker, run, stop) = StartWorker(groupInstanceId: "replica-a");
+        producer.ProducePlanted("clicks", EventsPerPhase, seed: 1, garbageShare: GarbageShare);
+        Eventually.Until(() => PersistedTotal() == producer.Good + producer.Bad, TimeSpan.FromSeconds(60), "the first phase is checkpointed");
+
+        _kafka.PushRequestErrors(OffsetCommit, FencedInstanceId);
+        // The next checkpoint's commit meets the error.
+        producer.ProducePlanted("clicks", EventsPerPhase, seed: 2, garbageShare: GarbageShare);
+        var failure = Assert.CatchAsync(() => run.WaitAsync(TimeSpan.FromSeconds(30)), "the worker stops on the fatal error:" + Environment.NewLine + _log.Tail);
+        stop.Dispose();
+        var persistedAtFailure = PersistedTotal();
+
+        // The fatal error itself, not one from closing the clients afterwards (a final delta queued to the stopped publisher).
+        Assert.That(failure, Is.TypeOf<KafkaException>().And.Property(nameof(KafkaException.Error)).Property(nameof(Error.Code)).EqualTo(ErrorCode.Local_Fatal),
+            $"{failure}");
+        Assert.That(_log.Count("Revoked"), Is.Zero, "no partition was handed over with a final delta after the failure");
+
+        // A replica started afterwards resumes from the published checkpoints and counts every event once.
+        producer.ProducePlanted("clicks", EventsPerPhase, seed: 3, garbageShare: GarbageShare);
+        var (_, restarted, restartedStop) = StartWorker();
+        Eventually.Until(() => PersistedTotal() >= producer.Good + producer.Bad, TimeSpan.FromSeconds(60), "the restarted worker checkpointed every phase:" + Environment.NewLine + _log.Tail);
+        await StopAndAssertExactAsync(restarted, restartedStop, producer, $"fatal FENCED_INSTANCE_ID on an offset commit; persisted {persistedAtFailure} at the failure, {worker.Status.AppliedEvents} applied in the failed worker");
     }
 
     [Test]
@@ -178,9 +206,14 @@ public sealed class KafkaFaultTests
         await StopAndAssertExactAsync(run, stop, producer, $"{rtt.TotalMilliseconds:0} ms added to every response; a phase (produce and checkpoint {EventsPerPhase} events) took {slow.TotalSeconds:0.0} s with it, {fast.TotalSeconds:0.0} s without");
     }
 
-    private (WorkerRuntime Worker, Task Run, CancellationTokenSource Stop) StartWorker(TimeSpan? itemSyncInterval = null)
+    private (WorkerRuntime Worker, Task Run, CancellationTokenSource Stop) StartWorker(TimeSpan? itemSyncInterval = null, string? groupInstanceId = null)
     {
         var options = WorkerTestKit.Options(_kafka.BootstrapServers, _redis.Namespace, _redis.Server.Endpoint);
+        if (groupInstanceId is not null)
+        {
+            options.Kafka.Client["group.instance.id"] = groupInstanceId;
+        }
+
         options.MaxBatchSize = 200;
         options.ItemSyncInterval = itemSyncInterval ?? options.ItemSyncInterval;
         var store = new RedisShardCheckpoints(_redis.Connection, new CheckpointOptions { DeltaInterval = options.DeltaInterval }, options.Model, options.ModelVersion, "isgd", new Dictionary<string, string>());

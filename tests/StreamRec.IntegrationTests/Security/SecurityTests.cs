@@ -70,6 +70,18 @@ public sealed class SecurityTests
     }
 
     [Test]
+    public void StaticMembership_GroupInstanceId_ReachesTheClickstreamConsumerOnly_NotTheItemSyncGroup()
+    {
+        var settings = SecuredKafka("broker-1:9094");
+        settings.Client["group.instance.id"] = "worker-0";
+        var options = WorkerTestKit_Options(settings);
+
+        Assert.That(WorkerRuntime.ConsumerConfigFor(options, "replica-1").Get("group.instance.id"), Is.EqualTo("worker-0"));
+        Assert.That(ItemDeltaExchange.ConsumerConfigFor(options.Kafka.ApplyTo(new ClientConfig()), "recs.item-deltas", "replica-1").Get("group.instance.id"), Is.Null,
+            "the item-sync group is new with every process");
+    }
+
+    [Test]
     public void KafkaSaslSettings_AreAcceptedByLibrdkafkaItself()
     {
         // Building real clients proves the property names and values are ones librdkafka knows (no broker needed).
