@@ -258,18 +258,25 @@ public sealed partial class WorkerRuntime
             budget,
             Closing("consumer", () =>
             {
-                if (crashed)
+                try
                 {
-                    AnswerQueuedRebalances(reader);
+                    if (crashed)
+                    {
+                        AnswerQueuedRebalances(reader);
+                    }
+                    else
+                    {
+                        CommitPublishedOffsets();
+                        consumer.Close();
+                    }
                 }
-                else
+                finally
                 {
-                    CommitPublishedOffsets();
-                    consumer.Close();
+                    // Also after a Close() that threw (a fatally failed consumer does): a client never destroyed keeps
+                    // librdkafka's threads calling into delegates of a consumer object the GC may already have collected.
+                    reader.Dispose();
+                    consumer.Dispose();
                 }
-
-                reader.Dispose();
-                consumer.Dispose();
             }),
             Closing("dead-letter producer", deadLetters.Dispose),
             Closing("item-sync clients", () => itemSync?.Dispose()));

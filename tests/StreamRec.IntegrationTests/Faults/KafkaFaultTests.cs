@@ -102,6 +102,7 @@ public sealed class KafkaFaultTests
     public async Task FatalConsumerError_WorkerStopsWithThatError_PublishesNothingMore_AndARestartCountsEveryEventOnce()
     {
         using var producer = new ClickstreamProducer(_kafka.BootstrapServers);
+        var threadsBefore = LibrdkafkaThreads();
         // Static membership: an offset commit answered FENCED_INSTANCE_ID is fatal for a librdkafka consumer (only this consumer commits).
         var (worker, run, stop) = StartWorker(groupInstanceId: "replica-a");
         producer.ProducePlanted("clicks", EventsPerPhase, seed: 1, garbageShare: GarbageShare);
@@ -118,6 +119,8 @@ public sealed class KafkaFaultTests
         Assert.That(failure, Is.TypeOf<KafkaException>().And.Property(nameof(KafkaException.Error)).Property(nameof(Error.Code)).EqualTo(ErrorCode.Local_Fatal),
             $"{failure}");
         Assert.That(_log.Count("Revoked"), Is.Zero, "no partition was handed over with a final delta after the failure");
+        // The fatally failed consumer's Close() throws; it must still be destroyed, or librdkafka's threads outlive it.
+        Assert.That(LibrdkafkaThreads(), Is.LessThanOrEqualTo(threadsBefore), "every Kafka client of the failed worker was destroyed");
 
         // A replica started afterwards resumes from the published checkpoints and counts every event once.
         producer.ProducePlanted("clicks", EventsPerPhase, seed: 3, garbageShare: GarbageShare);
@@ -240,6 +243,25 @@ public sealed class KafkaFaultTests
             Assert.That(deadLettered, Is.EqualTo(producer.Bad), "every refused event counted once");
             Assert.That(deadLetters, Is.GreaterThanOrEqualTo(producer.Bad), "no refused event missing from the dead-letter topic");
         });
+    }
+
+    /// <summary>librdkafka's threads in this process (named "rdk:..."): each client has some until it is destroyed.</summary>
+    private static int LibrdkafkaThreads()
+    {
+        var count = 0;
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                count += File.ReadAllText(Path.Combine(task, "comm")).StartsWith("rdk:", StringComparison.Ordinal) ? 1 : 0;
+            }
+            catch (IOException)
+            {
+                // The thread ended while the list was read.
+            }
+        }
+
+        return count;
     }
 
     private long PersistedTotal() => WorkerTestKit.PersistedTotal(_redis.Connection, _redis.Namespace, Partitions);
