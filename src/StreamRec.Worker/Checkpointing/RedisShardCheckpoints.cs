@@ -184,7 +184,7 @@ public sealed class RedisShardCheckpoints : IShardCheckpoints
             if (await OwnerAsync(chain).ConfigureAwait(false) != ownerToken)
             {
                 // The new owner writes these users' lookup keys now; older values from here must not follow.
-                _pendingLookups.TryRemove(chain, out _);
+                ForgetLookups(capture.Partition);
                 throw new ShardFencedException(capture.Partition);
             }
 
