@@ -54,10 +54,16 @@ public sealed partial class WorkerRuntime
     private ItemSync.ItemDeltaExchange? _itemSync;
     private DeadLetterPublisher? _deadLetters;
     private IConsumer<byte[]?, byte[]?>? _consumer;
-    private ConsumerBatchReader? _reader;
+    // Two batch buffers: the consumer thread reads and decodes into one while the learner thread learns the other.
+    private DecodedBatch[] _batches = [];
+    private LearnerThread? _learnerThread;
+    private DecodedBatch? _learning;
+    private readonly Action _learnBatch;
     private readonly CancellationTokenSource _abort = new();
     private readonly Dictionary<TopicPartition, long> _replayStops = [];
     private readonly HashSet<TopicPartition> _replayPaused = [];
+    // Backfill partitions the learner thread found past their stop, for the consumer thread to pause.
+    private readonly List<TopicPartition> _replayPausesDue = [];
     private volatile bool _ready;
     private bool _paused;
     private long _eventsSeen;
@@ -86,6 +92,7 @@ public sealed partial class WorkerRuntime
         _badEventLog = new LogRateLimiter(burst: 10, TimeSpan.FromMinutes(1), _clock);
         _liveRecall = new LiveRecall(options.LiveEvaluationWindow);
         _appliedEvents = _metrics.Events.WithLabels("applied", "");
+        _learnBatch = () => ApplyBatch(_learning!);
         // The owner of this topic's partition 0 publishes the items chain: exactly one replica does.
         _itemsOwnerTopic = options.Topics.Count > 0 ? options.Topics.Min(StringComparer.Ordinal)! : "";
         ReplicaId = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 33)];
@@ -134,7 +141,7 @@ public sealed partial class WorkerRuntime
         var itemsRestore = Task.Run(() => WithRetries("restore items", () => _store.RestoreItemsAsync(stoppingToken), stoppingToken), CancellationToken.None);
         _deadLetters = new DeadLetterPublisher(_options.Kafka.ApplyTo(new ProducerConfig()), _options.ResolvedDeadLetterTopic);
         _consumer = BuildConsumer();
-        _reader = ConsumerBatchReader.Create(_consumer, _options.MaxBatchSize);
+        _batches = [.. Enumerable.Range(0, 2).Select(_ => new DecodedBatch(ConsumerBatchReader.Create(_consumer, _options.MaxBatchSize), _options.MaxBatchSize))];
         try
         {
             var items = itemsRestore.GetAwaiter().GetResult();
@@ -176,6 +183,7 @@ public sealed partial class WorkerRuntime
 
             _ready = true;
             LogStarted(_logger, ReplicaId, _options.Kafka.ToString(), _options.ResolvedGroupId, _options.Model, _options.ModelVersion);
+            _learnerThread = DedicatedLearnerThread is { } dedicated ? new LearnerThread(LearnerThreadName, dedicated) : LearnerThread.ForThisMachine(LearnerThreadName);
             ConsumeUntilStopped(stoppingToken);
             if (!_abort.IsCancellationRequested)
             {
@@ -191,10 +199,13 @@ public sealed partial class WorkerRuntime
         finally
         {
             _ready = false;
+            _learnerThread?.Dispose();
             _publisher.DisposeAsync().AsTask().GetAwaiter().GetResult();
             CloseAfterRun();
         }
     }
+
+    private const string LearnerThreadName = "StreamRec learner";
 
     /// <summary>Set when the consumer loop failed: partitions revoked while closing are dropped like lost ones.</summary>
     private volatile bool _failed;
@@ -218,6 +229,9 @@ public sealed partial class WorkerRuntime
     private static readonly TimeSpan _itemSyncFlushTimeout = TimeSpan.FromSeconds(5);
 
     private long _shutdownStartedAt;
+
+    /// <summary>Test hook: learn on a thread of its own (true) or inline on the consumer thread (false); unset, as <see cref="LearnerThread.ForThisMachine"/> chooses.</summary>
+    internal bool? DedicatedLearnerThread { get; set; }
 
     /// <summary>Test hook: runs on the closing thread just before each Kafka client is closed, with the client's name.</summary>
     internal Action<string>? BeforeKafkaClientClose { get; set; }
@@ -248,7 +262,7 @@ public sealed partial class WorkerRuntime
     /// </remarks>
     private void CloseKafkaClients(bool crashed)
     {
-        var reader = _reader!;
+        var readers = _batches.Select(batch => batch.Reader).ToArray();
         var consumer = _consumer!;
         var deadLetters = _deadLetters!;
         var itemSync = _itemSync;
@@ -262,7 +276,7 @@ public sealed partial class WorkerRuntime
                 {
                     if (crashed)
                     {
-                        AnswerQueuedRebalances(reader);
+                        AnswerQueuedRebalances(readers[0]);
                     }
                     else
                     {
@@ -274,7 +288,11 @@ public sealed partial class WorkerRuntime
                 {
                     // Also after a Close() that threw (a fatally failed consumer does): a client never destroyed keeps
                     // librdkafka's threads calling into delegates of a consumer object the GC may already have collected.
-                    reader.Dispose();
+                    foreach (var reader in readers)
+                    {
+                        reader.Dispose();
+                    }
+
                     consumer.Dispose();
                 }
             }),
@@ -320,66 +338,145 @@ public sealed partial class WorkerRuntime
         }
     }
 
+    /// <summary>
+    /// The consumer loop, two stages deep: while the learner thread learns the batch decoded last turn, this
+    /// thread takes the next batch from librdkafka and decodes it; then it waits for the learner and, with the
+    /// model to itself, syncs items, captures checkpoints and commits before handing the new batch over.
+    /// </summary>
+    /// <remarks>
+    /// Decoding and learning were a quarter and a half of this thread's time; overlapped, the turn costs about
+    /// the learning alone. The model is never touched by both threads at once: the learner thread only runs
+    /// between the hand-over at the top of the loop and <see cref="FinishLearning"/>, and everything that reads
+    /// or changes shards (rebalance callbacks, fencing, captures, item sync, gauges) finishes the learning first.
+    /// Decoding only reads a shard's next offset, which the second pass checks again.
+    /// </remarks>
     private void ConsumeUntilStopped(CancellationToken stoppingToken)
     {
-        var reader = _reader!;
         var nextCheckpoint = _clock.GetTimestamp();
         var nextLag = _clock.GetTimestamp();
         var nextItemSync = _clock.GetTimestamp();
-        while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
+        DecodedBatch? decoded = null;
+        var turn = 0;
+        try
         {
-            var count = reader.Read(_pollTimeout);
+            while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
+            {
+                // Rethrows a failed learning even when a rebalance callback met it first (callback exceptions do not reach this loop).
+                _learnerThread!.Wait();
+                if (decoded is { Count: > 0 })
+                {
+                    _learning = decoded;
+                    _learnerThread.Start(_learnBatch);
+                }
+
+                // The other buffer: the batch being learned stays valid until FinishLearning releases it.
+                var batch = _batches[turn++ & 1];
+                batch.Count = batch.Reader.Read(_pollTimeout);
+                var shards = _model.ShardsSnapshot;
+                DecodeBatch(batch);
+                FinishLearning();
+                decoded = batch;
+
+                DropFencedShards();
+                if (!ReferenceEquals(shards, _model.ShardsSnapshot))
+                {
+                    SkipDroppedShards(batch);
+                }
+
+                PauseReplayPartitions();
+                if (_itemSync is not null)
+                {
+                    _itemSync.ApplyReceived();
+                    if (_clock.GetElapsedTime(nextItemSync) >= TimeSpan.Zero)
+                    {
+                        _itemSync.SendChanges();
+                        nextItemSync = _clock.GetTimestamp() + (long)(_options.ItemSyncInterval.TotalSeconds * _clock.TimestampFrequency);
+                    }
+                }
+
+                if (_clock.GetElapsedTime(nextCheckpoint) >= TimeSpan.Zero)
+                {
+                    Checkpoint(final: false, only: null);
+                    nextCheckpoint = _clock.GetTimestamp() + (long)(_options.DeltaInterval.TotalSeconds * _clock.TimestampFrequency);
+                }
+
+                CommitPublishedOffsets();
+                if (_clock.GetElapsedTime(nextLag) >= TimeSpan.Zero)
+                {
+                    UpdateGauges();
+                    nextLag = _clock.GetTimestamp() + (long)(_lagInterval.TotalSeconds * _clock.TimestampFrequency);
+                }
+            }
+        }
+        finally
+        {
+            // A batch decoded but not learned is dropped with its offsets: no checkpoint covers them, so whoever
+            // owns the partition next consumes them again.
             try
             {
-                HandleBatch(reader, count);
+                FinishLearning();
             }
             finally
             {
-                // The batch's buffers go back to librdkafka before anything else touches the consumer.
-                reader.Release();
-            }
-
-            DropFencedShards();
-            if (_itemSync is not null)
-            {
-                _itemSync.ApplyReceived();
-                if (_clock.GetElapsedTime(nextItemSync) >= TimeSpan.Zero)
+                // The buffers go back to librdkafka before the consumer closes.
+                foreach (var buffer in _batches)
                 {
-                    _itemSync.SendChanges();
-                    nextItemSync = _clock.GetTimestamp() + (long)(_options.ItemSyncInterval.TotalSeconds * _clock.TimestampFrequency);
+                    buffer.Reader.Release();
+                    buffer.Count = 0;
                 }
-            }
-
-            if (_clock.GetElapsedTime(nextCheckpoint) >= TimeSpan.Zero)
-            {
-                Checkpoint(final: false, only: null);
-                nextCheckpoint = _clock.GetTimestamp() + (long)(_options.DeltaInterval.TotalSeconds * _clock.TimestampFrequency);
-            }
-
-            CommitPublishedOffsets();
-            if (_clock.GetElapsedTime(nextLag) >= TimeSpan.Zero)
-            {
-                UpdateGauges();
-                nextLag = _clock.GetTimestamp() + (long)(_lagInterval.TotalSeconds * _clock.TimestampFrequency);
             }
         }
     }
 
     /// <summary>
-    /// Applies or dead-letters each message of a batch, <see cref="DecodeChunkSize"/> messages at a time: first
-    /// every message of the chunk is decoded, then the chunk is applied in order. Decoding in a tight loop of its
-    /// own lets the id lookups of consecutive messages overlap instead of queueing behind the learner's work, reads
-    /// the clock once per chunk instead of per event, and hands each shard its consecutive events as one span.
+    /// Waits until the learner thread has learned the batch handed to it (if any), then gives that batch's
+    /// messages back to librdkafka. Rethrows what the learning threw.
+    /// </summary>
+    private void FinishLearning()
+    {
+        if (_learning is not { } batch)
+        {
+            return;
+        }
+
+        try
+        {
+            _learnerThread!.Wait();
+        }
+        finally
+        {
+            // Only now: the learner thread reads the field when it starts, which may be after this thread got here.
+            _learning = null;
+            batch.Reader.Release();
+            batch.Count = 0;
+        }
+    }
+
+    /// <summary>A batch taken from librdkafka and decoded: the first pass's findings per message and the decoded events.</summary>
+    private sealed class DecodedBatch(ConsumerBatchReader reader, int capacity)
+    {
+        /// <summary>The reader whose current batch this is: its messages stay valid until it reads or releases again.</summary>
+        public ConsumerBatchReader Reader { get; } = reader;
+
+        public int Count { get; set; }
+
+        public DecodedMessage[] Messages { get; } = new DecodedMessage[capacity];
+
+        /// <summary>The decoded events, at the index of their message.</summary>
+        public Interaction[] Events { get; } = new Interaction[capacity];
+    }
+
+    /// <summary>
+    /// Learns or dead-letters each message of a batch in message order, <see cref="ApplyChunkSize"/> messages
+    /// at a time (a due live test is looked for once per chunk). Runs on the learner thread.
     /// The applied count reaches the metrics once per batch.
     /// </summary>
-    private void HandleBatch(ConsumerBatchReader reader, int count)
+    private void ApplyBatch(DecodedBatch batch)
     {
         long applied = 0;
-        for (var start = 0; start < count; start += DecodeChunkSize)
+        for (var start = 0; start < batch.Count; start += ApplyChunkSize)
         {
-            var length = Math.Min(DecodeChunkSize, count - start);
-            DecodeChunk(reader, start, length);
-            applied += ApplyChunk(reader, start, length);
+            applied += ApplyChunk(batch, start, Math.Min(ApplyChunkSize, batch.Count - start));
         }
 
         if (applied > 0)
@@ -388,10 +485,10 @@ public sealed partial class WorkerRuntime
         }
     }
 
-    /// <summary>Decoded messages per chunk: small enough for the chunk's events to stay in cache between its two passes.</summary>
-    private const int DecodeChunkSize = 256;
+    /// <summary>Messages per chunk of the second pass: at most one live test each.</summary>
+    private const int ApplyChunkSize = 256;
 
-    /// <summary>What the first pass found for a message of the chunk.</summary>
+    /// <summary>What the first pass found for a message of the batch.</summary>
     private enum DecodeOutcome : byte
     {
         /// <summary>A consumer error entry, not a message.</summary>
@@ -400,7 +497,7 @@ public sealed partial class WorkerRuntime
         /// <summary>Not for a shard of this replica (any more), or already contained in its restored state.</summary>
         Skip,
 
-        /// <summary>Decoded and valid: its interaction is at the same index of <see cref="_chunkEvents"/>.</summary>
+        /// <summary>Decoded and valid: its interaction is at the same index of <see cref="DecodedBatch.Events"/>.</summary>
         Decoded,
 
         /// <summary>Refused: <see cref="DecodedMessage.Bad"/> says why.</summary>
@@ -410,12 +507,17 @@ public sealed partial class WorkerRuntime
     /// <param name="DecodeTicks">For a sampled event, its decoding time in <see cref="Stopwatch"/> ticks (at least 1); else 0.</param>
     private readonly record struct DecodedMessage(DecodeOutcome Outcome, Shard? Shard, long Offset, long DecodeTicks, BadEvent Bad);
 
-    private readonly DecodedMessage[] _chunkMessages = new DecodedMessage[DecodeChunkSize];
-    private readonly Interaction[] _chunkEvents = new Interaction[DecodeChunkSize];
-
-    /// <summary>First pass: finds each message's shard and decodes it; changes no state but the id pool.</summary>
-    private void DecodeChunk(ConsumerBatchReader reader, int start, int length)
+    /// <summary>
+    /// First pass, on the consumer thread: finds each message's shard and decodes it; changes no state but the
+    /// id pool. Decoding in a tight loop of its own lets the id lookups of consecutive messages overlap, and
+    /// reads the clock once per batch instead of per event.
+    /// </summary>
+    private void DecodeBatch(DecodedBatch batch)
     {
+        var reader = batch.Reader;
+        var messages = batch.Messages;
+        var events = batch.Events;
+        var length = batch.Count;
         var nowMs = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         var json = _options.Format == EventFormat.Json;
         // Messages come in runs per partition: remember the last partition's shard.
@@ -426,7 +528,7 @@ public sealed partial class WorkerRuntime
         {
             for (var i = 0; i < Math.Min(IdSlotPrefetchDistance, length); i++)
             {
-                PrefetchIds(reader[start + i], pooledStrings: false);
+                PrefetchIds(reader[i], pooledStrings: false);
             }
         }
 
@@ -437,19 +539,19 @@ public sealed partial class WorkerRuntime
                 // Two stages ahead: the id pool's slots of a later event, then the strings of a nearer one.
                 if (i + IdSlotPrefetchDistance < length)
                 {
-                    PrefetchIds(reader[start + i + IdSlotPrefetchDistance], pooledStrings: false);
+                    PrefetchIds(reader[i + IdSlotPrefetchDistance], pooledStrings: false);
                 }
 
                 if (i + IdStringPrefetchDistance < length)
                 {
-                    PrefetchIds(reader[start + i + IdStringPrefetchDistance], pooledStrings: true);
+                    PrefetchIds(reader[i + IdStringPrefetchDistance], pooledStrings: true);
                 }
             }
 
-            var message = reader[start + i];
+            var message = reader[i];
             if (message.Error != ErrorCode.NoError)
             {
-                _chunkMessages[i] = new DecodedMessage(DecodeOutcome.Error, null, 0, 0, default);
+                messages[i] = new DecodedMessage(DecodeOutcome.Error, null, 0, 0, default);
                 continue;
             }
 
@@ -462,27 +564,28 @@ public sealed partial class WorkerRuntime
             }
 
             var offset = message.Offset;
+            // The learner thread may be advancing NextOffset meanwhile: a stale value only skips less, and the second pass checks again.
             if (shard is null || offset < shard.NextOffset)
             {
                 // Not ours, or already contained in the restored state (NextOffset only grows, so this holds in the second pass too).
-                _chunkMessages[i] = new DecodedMessage(DecodeOutcome.Skip, shard, offset, 0, default);
+                messages[i] = new DecodedMessage(DecodeOutcome.Skip, shard, offset, 0, default);
                 continue;
             }
 
             var payload = message.Value;
             long started = ++_eventsSeen % 64 == 0 ? Stopwatch.GetTimestamp() : 0;
             var decoded = json
-                ? _decoder.TryDecodeJson(payload, nowMs, out _chunkEvents[i], out var bad)
-                : _decoder.TryDecodeProtobuf(payload, nowMs, out _chunkEvents[i], out bad);
+                ? _decoder.TryDecodeJson(payload, nowMs, out events[i], out var bad)
+                : _decoder.TryDecodeProtobuf(payload, nowMs, out events[i], out bad);
             if (!decoded || payload.Length == 0)
             {
                 bad = payload.Length == 0 ? new BadEvent(BadEventReason.Malformed, "empty message value") : bad;
-                _chunkMessages[i] = new DecodedMessage(DecodeOutcome.Refused, shard, offset, 0, bad);
+                messages[i] = new DecodedMessage(DecodeOutcome.Refused, shard, offset, 0, bad);
                 continue;
             }
 
             var decodeTicks = started == 0 ? 0 : Math.Max(1, Stopwatch.GetTimestamp() - started);
-            _chunkMessages[i] = new DecodedMessage(DecodeOutcome.Decoded, shard, offset, decodeTicks, default);
+            messages[i] = new DecodedMessage(DecodeOutcome.Decoded, shard, offset, decodeTicks, default);
         }
     }
 
@@ -501,35 +604,54 @@ public sealed partial class WorkerRuntime
     }
 
     /// <summary>
+    /// Marks the messages of shards dropped since the batch was decoded (fenced) as not ours: their events
+    /// belong to the partition's new owner, and learning them here would still move the shared items.
+    /// </summary>
+    private void SkipDroppedShards(DecodedBatch batch)
+    {
+        var shards = _model.ShardsSnapshot;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            ref var entry = ref batch.Messages[i];
+            if (entry.Shard is { } shard && entry.Outcome != DecodeOutcome.Skip && !shards.Contains(shard))
+            {
+                entry = new DecodedMessage(DecodeOutcome.Skip, null, entry.Offset, 0, default);
+            }
+        }
+    }
+
+    /// <summary>
     /// Second pass, in message order: learns each decoded event in its shard (consecutive events of one shard as
     /// one span), dead-letters refused ones, reports consumer errors.
     /// </summary>
     /// <returns>Events applied.</returns>
-    private long ApplyChunk(ConsumerBatchReader reader, int start, int length)
+    private long ApplyChunk(DecodedBatch batch, int start, int length)
     {
+        var messages = batch.Messages;
         long applied = 0;
         // The open run: events runStart..i-1 of runShard, all decoded and not yet learned.
         Shard? runShard = null;
-        var runStart = 0;
+        var runStart = start;
+        var end = start + length;
         // The clock is read once per chunk: a due live test takes the chunk's first event of a known user.
         var evaluationDue = _options.LiveEvaluationsPerSecond > 0 && Stopwatch.GetTimestamp() >= _nextLiveEvaluation;
         var replaying = _replayStops.Count > 0;
-        for (var i = 0; i < length; i++)
+        for (var i = start; i < end; i++)
         {
-            ref readonly var entry = ref _chunkMessages[i];
-            if (entry.Outcome == DecodeOutcome.Decoded && ReferenceEquals(entry.Shard, runShard) && entry.Offset > _chunkMessages[i - 1].Offset
+            ref readonly var entry = ref messages[i];
+            if (entry.Outcome == DecodeOutcome.Decoded && ReferenceEquals(entry.Shard, runShard) && entry.Offset > messages[i - 1].Offset
                 && !evaluationDue && !replaying)
             {
                 // The next offset of the run's partition: it extends the run.
                 continue;
             }
 
-            applied += LearnRun(runShard, runStart, i);
+            applied += LearnRun(batch, runShard, runStart, i);
             runShard = null;
             switch (entry.Outcome)
             {
                 case DecodeOutcome.Error:
-                    ReportConsumerError(reader[start + i]);
+                    ReportConsumerError(batch.Reader[i]);
                     break;
                 case DecodeOutcome.Decoded or DecodeOutcome.Refused when entry.Offset < entry.Shard!.NextOffset || PastReplayStop(entry.Shard!, entry.Offset):
                     // Already contained in the shard's state, or past a backfill's end.
@@ -537,35 +659,37 @@ public sealed partial class WorkerRuntime
                 case DecodeOutcome.Decoded:
                     if (evaluationDue)
                     {
-                        evaluationDue = !TryEvaluateLive(entry.Shard!, _chunkEvents[i]);
+                        evaluationDue = !TryEvaluateLive(entry.Shard!, batch.Events[i]);
                     }
 
                     runShard = entry.Shard;
                     runStart = i;
                     break;
                 case DecodeOutcome.Refused:
-                    DeadLetter(entry.Shard!, reader[start + i], entry.Bad);
+                    DeadLetter(entry.Shard!, batch.Reader[i], entry.Bad);
                     break;
                 default:
                     break;
             }
         }
 
-        return applied + LearnRun(runShard, runStart, length);
+        return applied + LearnRun(batch, runShard, runStart, end);
     }
 
-    /// <summary>Learns the chunk's events <paramref name="from"/>..<paramref name="to"/>-1, all of <paramref name="shard"/>, in order.</summary>
-    private long LearnRun(Shard? shard, int from, int to)
+    /// <summary>Learns the batch's events <paramref name="from"/>..<paramref name="to"/>-1, all of <paramref name="shard"/>, in order.</summary>
+    private long LearnRun(DecodedBatch batch, Shard? shard, int from, int to)
     {
         if (shard is null || to <= from)
         {
             return 0;
         }
 
+        var messages = batch.Messages;
+        var events = batch.Events;
         var sampled = -1;
         for (var i = from; i < to; i++)
         {
-            if (_chunkMessages[i].DecodeTicks != 0)
+            if (messages[i].DecodeTicks != 0)
             {
                 sampled = i;
                 break;
@@ -574,7 +698,7 @@ public sealed partial class WorkerRuntime
 
         if (sampled < 0)
         {
-            ShardedModel.ApplyRun(shard, _chunkEvents.AsSpan(from, to - from), _chunkMessages[to - 1].Offset);
+            ShardedModel.ApplyRun(shard, events.AsSpan(from, to - from), messages[to - 1].Offset);
             return to - from;
         }
 
@@ -582,15 +706,15 @@ public sealed partial class WorkerRuntime
         // update-time histogram (one event in 64 is sampled, so a run holds about four).
         if (sampled > from)
         {
-            ShardedModel.ApplyRun(shard, _chunkEvents.AsSpan(from, sampled - from), _chunkMessages[sampled - 1].Offset);
+            ShardedModel.ApplyRun(shard, events.AsSpan(from, sampled - from), messages[sampled - 1].Offset);
         }
 
         var learnStarted = Stopwatch.GetTimestamp();
-        ShardedModel.Apply(shard, _chunkEvents[sampled], _chunkMessages[sampled].Offset);
-        _metrics.UpdateSeconds.Observe((Stopwatch.GetTimestamp() - learnStarted + _chunkMessages[sampled].DecodeTicks) / (double)Stopwatch.Frequency);
+        ShardedModel.Apply(shard, events[sampled], messages[sampled].Offset);
+        _metrics.UpdateSeconds.Observe((Stopwatch.GetTimestamp() - learnStarted + messages[sampled].DecodeTicks) / (double)Stopwatch.Frequency);
         if (sampled + 1 < to)
         {
-            ShardedModel.ApplyRun(shard, _chunkEvents.AsSpan(sampled + 1, to - sampled - 1), _chunkMessages[to - 1].Offset);
+            ShardedModel.ApplyRun(shard, events.AsSpan(sampled + 1, to - sampled - 1), messages[to - 1].Offset);
         }
 
         return to - from;
@@ -634,10 +758,21 @@ public sealed partial class WorkerRuntime
 
         if (_replayPaused.Add(shard.Partition))
         {
-            _consumer!.Pause([shard.Partition]);
+            // Runs on the learner thread: the consumer thread pauses it (PauseReplayPartitions).
+            _replayPausesDue.Add(shard.Partition);
         }
 
         return true;
+    }
+
+    /// <summary>Pauses the backfill partitions the learner found past their stop offsets (consumer thread, learner idle).</summary>
+    private void PauseReplayPartitions()
+    {
+        if (_replayPausesDue.Count > 0)
+        {
+            _consumer!.Pause(_replayPausesDue);
+            _replayPausesDue.Clear();
+        }
     }
 
     /// <summary>Tests the model on an event before it is learned (is the item in the user's top 10?); false when the user is new to the shard.</summary>
@@ -998,6 +1133,7 @@ public sealed partial class WorkerRuntime
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
     {
+        FinishLearning();
         if (_abort.IsCancellationRequested)
         {
             // A crashed replica claims no shard and restores nothing; the assignment is only answered
@@ -1028,6 +1164,8 @@ public sealed partial class WorkerRuntime
 
     private void OnRevoked(List<TopicPartition> partitions)
     {
+        // The batch being learned belongs to the old assignment: it goes into the final deltas.
+        FinishLearning();
         if (_abort.IsCancellationRequested || _failed)
         {
             // A crash, or a run ending with an exception, publishes nothing more (the publisher has stopped).
@@ -1058,6 +1196,7 @@ public sealed partial class WorkerRuntime
 
     private void OnLost(List<TopicPartition> partitions)
     {
+        FinishLearning();
         foreach (var partition in partitions)
         {
             // Another replica may own it already: what was not published is dropped, never published late.

@@ -16,12 +16,12 @@ public sealed class WorkerRuntimeTests : EmbeddedKafkaWorkerFixture
     private WorkerOptions Options() => WorkerTestKit.Options(Kafka.BootstrapServers);
 
     [Test]
-    public async Task EveryEvent_IsAccountedForOnce_AndGarbageIsDeadLettered()
+    public async Task EveryEvent_IsAccountedForOnce_AndGarbageIsDeadLettered([Values] bool dedicatedLearnerThread)
     {
         using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
         producer.ProducePlanted("clicks", 5_000, garbageShare: 0.01);
         var store = new InMemoryShardCheckpoints();
-        var worker = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        var worker = new WorkerRuntime(Options(), store, NullLogger.Instance) { DedicatedLearnerThread = dedicatedLearnerThread };
         using var stop = new CancellationTokenSource();
 
         var running = worker.RunAsync(stop.Token);
@@ -189,12 +189,12 @@ public sealed class TwoWorkerTests : EmbeddedKafkaWorkerFixture
     }
 
     [Test]
-    public async Task KillingOneOfTwoWorkers_LosesNothingAndCountsNothingTwice()
+    public async Task KillingOneOfTwoWorkers_LosesNothingAndCountsNothingTwice([Values] bool dedicatedLearnerThread)
     {
         using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
         var store = new InMemoryShardCheckpoints();
-        var survivor = new WorkerRuntime(Options(), store, NullLogger.Instance);
-        var victim = new WorkerRuntime(Options(), store, NullLogger.Instance);
+        var survivor = new WorkerRuntime(Options(), store, NullLogger.Instance) { DedicatedLearnerThread = dedicatedLearnerThread };
+        var victim = new WorkerRuntime(Options(), store, NullLogger.Instance) { DedicatedLearnerThread = dedicatedLearnerThread };
         using var stop = new CancellationTokenSource();
         var survivorRun = survivor.RunAsync(stop.Token);
         var victimRun = victim.RunAsync(stop.Token);
