@@ -348,7 +348,8 @@ public sealed partial class WorkerRuntime
     /// the learning alone. The model is never touched by both threads at once: the learner thread only runs
     /// between the hand-over at the top of the loop and <see cref="FinishLearning"/>, and everything that reads
     /// or changes shards (rebalance callbacks, fencing, captures, item sync, gauges) finishes the learning first.
-    /// Decoding only reads a shard's next offset, which the second pass checks again.
+    /// Decoding only reads a shard's next offset, which the second pass checks again. With inline learning (one
+    /// CPU) nothing overlaps: the batch read in one turn is decoded and learned chunk by chunk at the top of the next.
     /// </remarks>
     private void ConsumeUntilStopped(CancellationToken stoppingToken)
     {
@@ -372,13 +373,20 @@ public sealed partial class WorkerRuntime
                 // The other buffer: the batch being learned stays valid until FinishLearning releases it.
                 var batch = _batches[turn++ & 1];
                 batch.Count = batch.Reader.Read(_pollTimeout);
+                batch.Decoded = false;
                 var shards = _model.ShardsSnapshot;
-                DecodeBatch(batch);
+                if (_learnerThread.IsDedicated)
+                {
+                    // Overlaps the learning. Inline, each chunk is decoded just before it is learned instead (ApplyBatch).
+                    DecodeRange(batch, 0, batch.Count);
+                    batch.Decoded = true;
+                }
+
                 FinishLearning();
                 decoded = batch;
 
                 DropFencedShards();
-                if (!ReferenceEquals(shards, _model.ShardsSnapshot))
+                if (batch.Decoded && !ReferenceEquals(shards, _model.ShardsSnapshot))
                 {
                     SkipDroppedShards(batch);
                 }
@@ -460,6 +468,9 @@ public sealed partial class WorkerRuntime
 
         public int Count { get; set; }
 
+        /// <summary>True once the whole batch is decoded; false while its chunks are left to be decoded as they are learned.</summary>
+        public bool Decoded { get; set; }
+
         public DecodedMessage[] Messages { get; } = new DecodedMessage[capacity];
 
         /// <summary>The decoded events, at the index of their message.</summary>
@@ -468,15 +479,22 @@ public sealed partial class WorkerRuntime
 
     /// <summary>
     /// Learns or dead-letters each message of a batch in message order, <see cref="ApplyChunkSize"/> messages
-    /// at a time (a due live test is looked for once per chunk). Runs on the learner thread.
-    /// The applied count reaches the metrics once per batch.
+    /// at a time (a due live test is looked for once per chunk). Runs on the learner thread. A batch not decoded
+    /// yet (inline learning) is decoded chunk by chunk, each just before it is learned, while its messages and
+    /// ids are still in cache. The applied count reaches the metrics once per batch.
     /// </summary>
     private void ApplyBatch(DecodedBatch batch)
     {
         long applied = 0;
         for (var start = 0; start < batch.Count; start += ApplyChunkSize)
         {
-            applied += ApplyChunk(batch, start, Math.Min(ApplyChunkSize, batch.Count - start));
+            var length = Math.Min(ApplyChunkSize, batch.Count - start);
+            if (!batch.Decoded)
+            {
+                DecodeRange(batch, start, length);
+            }
+
+            applied += ApplyChunk(batch, start, length);
         }
 
         if (applied > 0)
@@ -508,16 +526,17 @@ public sealed partial class WorkerRuntime
     private readonly record struct DecodedMessage(DecodeOutcome Outcome, Shard? Shard, long Offset, long DecodeTicks, BadEvent Bad);
 
     /// <summary>
-    /// First pass, on the consumer thread: finds each message's shard and decodes it; changes no state but the
-    /// id pool. Decoding in a tight loop of its own lets the id lookups of consecutive messages overlap, and
-    /// reads the clock once per batch instead of per event.
+    /// First pass, over messages <paramref name="start"/>..<paramref name="start"/>+<paramref name="length"/>-1 of
+    /// the batch: finds each message's shard and decodes it; changes no state but the id pool. Decoding in a tight
+    /// loop of its own lets the id lookups of consecutive messages overlap, and reads the clock once per range
+    /// instead of per event.
     /// </summary>
-    private void DecodeBatch(DecodedBatch batch)
+    private void DecodeRange(DecodedBatch batch, int start, int length)
     {
         var reader = batch.Reader;
         var messages = batch.Messages;
         var events = batch.Events;
-        var length = batch.Count;
+        var end = start + length;
         var nowMs = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         var json = _options.Format == EventFormat.Json;
         // Messages come in runs per partition: remember the last partition's shard.
@@ -526,23 +545,23 @@ public sealed partial class WorkerRuntime
         var shardPartition = -1;
         if (!json)
         {
-            for (var i = 0; i < Math.Min(IdSlotPrefetchDistance, length); i++)
+            for (var i = start; i < Math.Min(start + IdSlotPrefetchDistance, end); i++)
             {
                 PrefetchIds(reader[i], pooledStrings: false);
             }
         }
 
-        for (var i = 0; i < length; i++)
+        for (var i = start; i < end; i++)
         {
             if (!json)
             {
                 // Two stages ahead: the id pool's slots of a later event, then the strings of a nearer one.
-                if (i + IdSlotPrefetchDistance < length)
+                if (i + IdSlotPrefetchDistance < end)
                 {
                     PrefetchIds(reader[i + IdSlotPrefetchDistance], pooledStrings: false);
                 }
 
-                if (i + IdStringPrefetchDistance < length)
+                if (i + IdStringPrefetchDistance < end)
                 {
                     PrefetchIds(reader[i + IdStringPrefetchDistance], pooledStrings: true);
                 }
