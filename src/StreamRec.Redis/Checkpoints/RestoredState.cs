@@ -54,6 +54,11 @@ internal sealed class RestoredState(int dimensions, bool hasBiases, bool fromSna
                 UsersOf(chunk.Partition).Upsert(chunk, key);
                 break;
             case ChunkKind.Trending:
+                if (chunk.Values.Length % sizeof(float) != 0)
+                {
+                    throw new CheckpointCorruptException(key, $"has {chunk.Values.Length} bytes of trending scores, not a whole number of float32 values.");
+                }
+
                 var scores = ChunkCodec.BytesToFloats(chunk.Values);
                 if (scores.Length != chunk.Ids.Count)
                 {

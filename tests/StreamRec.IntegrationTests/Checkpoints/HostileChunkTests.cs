@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using FsCheck;
 using FsCheck.Fluent;
+using Google.Protobuf;
 using StackExchange.Redis;
 using StreamRec.Contracts.V1;
 using StreamRec.IntegrationTests.Infrastructure;
@@ -100,6 +101,20 @@ public sealed class HostileChunkTests
 
         Assert.That(error!.Key, Is.EqualTo(manifest.ToString()));
         Assert.That(error.Message, Does.Contain("no valid Manifest"));
+    }
+
+    [Test]
+    public void TrendingScores_ThatAreNotAWholeNumberOfFloats_AreRefusedNamingTheKey()
+    {
+        // Found by the forged-chunk property below: 11 bytes of scores for 6 ids used to throw ArgumentException.
+        const string key = "streamrec:{m:v1}:snapshot:1:chunk:3";
+        var chunk = new CheckpointChunk { Kind = ChunkKind.Trending, Partition = -1, Values = ByteString.CopyFrom(new byte[11]) };
+        chunk.Ids.Add(["item0", "item1"]);
+
+        var error = Assert.Throws<CheckpointCorruptException>(() => new RestoredState(4, hasBiases: true, fromSnapshot: true).Apply(chunk, key));
+
+        Assert.That(error!.Key, Is.EqualTo(key));
+        Assert.That(error.Message, Does.Contain("11 bytes of trending scores"));
     }
 
     /// <summary>
