@@ -24,7 +24,7 @@ internal sealed class LearnerThread : IDisposable
     private Action? _work;
     private ExceptionDispatchInfo? _failure;
     private volatile bool _stopping;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     /// <param name="name">The thread's name.</param>
     /// <param name="dedicated">False: no thread; <see cref="Start"/> runs the work on the caller's thread before it returns.</param>
@@ -75,9 +75,15 @@ internal sealed class LearnerThread : IDisposable
     /// <summary>
     /// Waits until the work handed over last has finished, and rethrows what any work threw. A failure stays:
     /// every later call rethrows it too, so it surfaces even where a caller's exception is swallowed (Kafka callbacks).
+    /// After <see cref="Dispose"/> it returns at once: callbacks that run while the consumer closes find nothing to wait for.
     /// </summary>
     public void Wait()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         _idle.Wait();
         _failure?.Throw();
     }

@@ -230,6 +230,9 @@ public sealed partial class WorkerRuntime
 
     private long _shutdownStartedAt;
 
+    /// <summary>Test hook: runs on the learner thread before each batch is learned, with the consumer (a throw fails the learning).</summary>
+    internal Action<IConsumer<byte[]?, byte[]?>>? BeforeLearningBatch { get; set; }
+
     /// <summary>Test hook: learn on a thread of its own (true) or inline on the consumer thread (false); unset, as <see cref="LearnerThread.ForThisMachine"/> chooses.</summary>
     internal bool? DedicatedLearnerThread { get; set; }
 
@@ -438,25 +441,25 @@ public sealed partial class WorkerRuntime
 
     /// <summary>
     /// Waits until the learner thread has learned the batch handed to it (if any), then gives that batch's
-    /// messages back to librdkafka. Rethrows what the learning threw.
+    /// messages back to librdkafka. Rethrows what any learning threw, every time: a rebalance callback that met
+    /// the failure first cannot pass it on (Confluent.Kafka keeps callback exceptions for <c>Consume()</c>, which
+    /// this loop does not call), so the loop must meet it again before it captures or publishes anything.
     /// </summary>
     private void FinishLearning()
     {
-        if (_learning is not { } batch)
-        {
-            return;
-        }
-
         try
         {
-            _learnerThread!.Wait();
+            _learnerThread?.Wait();
         }
         finally
         {
             // Only now: the learner thread reads the field when it starts, which may be after this thread got here.
-            _learning = null;
-            batch.Reader.Release();
-            batch.Count = 0;
+            if (_learning is { } batch)
+            {
+                _learning = null;
+                batch.Reader.Release();
+                batch.Count = 0;
+            }
         }
     }
 
@@ -485,6 +488,7 @@ public sealed partial class WorkerRuntime
     /// </summary>
     private void ApplyBatch(DecodedBatch batch)
     {
+        BeforeLearningBatch?.Invoke(_consumer!);
         long applied = 0;
         for (var start = 0; start < batch.Count; start += ApplyChunkSize)
         {
@@ -1183,6 +1187,7 @@ public sealed partial class WorkerRuntime
 
     private void OnRevoked(List<TopicPartition> partitions)
     {
+        LogRevoking(_logger, partitions.Count);
         // The batch being learned belongs to the old assignment: it goes into the final deltas.
         FinishLearning();
         if (_abort.IsCancellationRequested || _failed)
@@ -1278,6 +1283,9 @@ public sealed partial class WorkerRuntime
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Assigned {Partition}: {State}")]
     private static partial void LogAssigned(ILogger logger, string partition, string state);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Revoking {Count} partition(s): waiting for the batch being learned")]
+    private static partial void LogRevoking(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Revoked {Partition} after its final delta")]
     private static partial void LogRevoked(ILogger logger, string partition);

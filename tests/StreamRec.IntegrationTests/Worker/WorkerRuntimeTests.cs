@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StreamRec.IntegrationTests.Infrastructure;
 using StreamRec.Kafka.Embedded;
@@ -33,6 +34,42 @@ public sealed class WorkerRuntimeTests : EmbeddedKafkaWorkerFixture
         Assert.That(states.Sum(s => s.AppliedEvents), Is.EqualTo(producer.Good));
         Assert.That(states.Sum(s => s.DeadLetteredEvents), Is.EqualTo(producer.Bad));
         Assert.That(CountMessages("recs.dead-letter"), Is.EqualTo(producer.Bad), "every refused event is in the dead-letter topic");
+    }
+
+    [Test]
+    public async Task A_LearningFailure_MetFirstByARevocation_StillEndsTheRun_AndPublishesNoFinalDelta()
+    {
+        using var producer = new ClickstreamProducer(Kafka.BootstrapServers);
+        producer.ProducePlanted("clicks", 2_000);
+        var store = new InMemoryShardCheckpoints();
+        using var logs = new CapturedLogs();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+        // Inline learning makes the order certain: the failure is stored, then the next read serves the revocation.
+        var worker = new WorkerRuntime(Options(), store, loggers.CreateLogger("worker")) { DedicatedLearnerThread = false };
+        using var stop = new CancellationTokenSource();
+        var running = worker.RunAsync(stop.Token);
+        Eventually.Until(() => Persisted(store) == producer.Good, TimeSpan.FromSeconds(60), "every event in a published checkpoint");
+
+        var failed = 0;
+        worker.BeforeLearningBatch = consumer =>
+        {
+            if (Interlocked.Exchange(ref failed, 1) == 0)
+            {
+                // The revocation this queues is served by the next read, whose callback meets the failure first;
+                // the stop request means the loop would end normally if it did not meet the failure again itself.
+                consumer.Unsubscribe();
+                stop.Cancel();
+                throw new InvalidOperationException("injected learning failure");
+            }
+        };
+        var publishedBefore = store.PublishedShards.Count;
+        producer.ProducePlanted("clicks", 500, seed: 2);
+
+        Assert.That(async () => await running.WaitAsync(TimeSpan.FromSeconds(30)), Throws.InvalidOperationException.With.Message.EqualTo("injected learning failure"));
+        Assert.That(logs.Lines.Any(line => line.Contains("Revoking 8 partition(s)")), Is.True, "the revocation was served");
+        Assert.That(logs.Lines.Any(line => line.Contains("after its final delta")), Is.False, "no final delta after a failed learning");
+        Assert.That(logs.Lines.Any(line => line.Contains($"Worker {worker.ReplicaId} stopped")), Is.False, "a failed run does not stop gracefully (final checkpoint, commit)");
+        Assert.That(store.PublishedShards.Count, Is.EqualTo(publishedBefore), "nothing published after the failure");
     }
 
     [Test]
