@@ -208,16 +208,9 @@ internal static class ChunkCodec
     /// <summary>Little-endian float32 bytes of <paramref name="values"/> (copied).</summary>
     public static ByteString FloatsToBytes(ReadOnlySpan<float> values) => ByteString.CopyFrom(MemoryMarshal.AsBytes(values));
 
-    /// <summary>The floats of little-endian float32 bytes (copied).</summary>
-    /// <exception cref="ArgumentException">The length is not a multiple of 4 (callers check stored bytes first, naming their key).</exception>
+    /// <summary>The floats of little-endian float32 bytes (copied); the length must be a multiple of 4 (stored bytes are checked first, naming their key).</summary>
     public static float[] BytesToFloats(ByteString bytes)
     {
-        ArgumentNullException.ThrowIfNull(bytes);
-        if (bytes.Length % sizeof(float) != 0)
-        {
-            throw new ArgumentException($"{bytes.Length} bytes are not a whole number of float32 values.", nameof(bytes));
-        }
-
         var result = new float[bytes.Length / sizeof(float)];
         CopyFloats(bytes, result);
         return result;

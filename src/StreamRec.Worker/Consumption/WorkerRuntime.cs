@@ -365,12 +365,11 @@ public sealed partial class WorkerRuntime
         {
             while (!stoppingToken.IsCancellationRequested && !ReplayFinished())
             {
-                // Rethrows a failed learning even when a rebalance callback met it first (callback exceptions do not reach this loop).
-                _learnerThread!.Wait();
+                // The learner is idle here: FinishLearning below (or in a callback) waited for it, and rethrew any failure.
                 if (decoded is { Count: > 0 })
                 {
                     _learning = decoded;
-                    _learnerThread.Start(_learnBatch);
+                    _learnerThread!.Start(_learnBatch);
                 }
 
                 // The other buffer: the batch being learned stays valid until FinishLearning releases it.
@@ -378,7 +377,7 @@ public sealed partial class WorkerRuntime
                 batch.Count = batch.Reader.Read(_pollTimeout);
                 batch.Decoded = false;
                 var shards = _model.ShardsSnapshot;
-                if (_learnerThread.IsDedicated)
+                if (_learnerThread!.IsDedicated)
                 {
                     // Overlaps the learning. Inline, each chunk is decoded just before it is learned instead (ApplyBatch).
                     DecodeRange(batch, 0, batch.Count);
